@@ -1,0 +1,232 @@
+//! Cgroup placement: find the hierarchies the host mounts (v1 controllers, the v2 unified tree,
+//! or both on a hybrid host), create the container's directory in each, move init into it, and
+//! remove it on delete. Resource limits, update, pause/resume and events build on this.
+
+use crate::error::{Ctx, Error, Result};
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// One mounted hierarchy. `key` is the controller list as /proc/self/cgroup spells it
+/// (`memory`, `cpu,cpuacct`, `name=systemd`), or "" for cgroup v2.
+#[derive(Debug, Clone)]
+pub struct Hierarchy {
+    pub key: String,
+    pub mountpoint: PathBuf,
+}
+
+const V1_CONTROLLERS: &[&str] = &[
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "blkio",
+    "perf_event",
+    "net_prio",
+    "hugetlb",
+    "pids",
+    "rdma",
+    "misc",
+];
+
+fn unescape(s: &str) -> String {
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
+}
+
+/// The hierarchies mounted in the caller's mount namespace, from one read of mountinfo.
+pub fn hierarchies() -> Result<Vec<Hierarchy>> {
+    let info = fs::read_to_string("/proc/self/mountinfo").ctx("read", "/proc/self/mountinfo")?;
+    let mut out: Vec<Hierarchy> = Vec::new();
+    for line in info.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mut r = right.split(' ');
+        let (fstype, _src, opts) = (r.next().unwrap_or(""), r.next(), r.next().unwrap_or(""));
+        let mountpoint = PathBuf::from(unescape(left.split(' ').nth(4).unwrap_or("")));
+        let key = match fstype {
+            "cgroup2" => String::new(),
+            "cgroup" => {
+                let ctrls: Vec<&str> = opts
+                    .split(',')
+                    .filter(|o| V1_CONTROLLERS.contains(o) || o.starts_with("name="))
+                    .collect();
+                ctrls.join(",")
+            }
+            _ => continue,
+        };
+        // A hierarchy mounted twice is used through its first mount.
+        if !out.iter().any(|h| h.key == key) {
+            out.push(Hierarchy { key, mountpoint });
+        }
+    }
+    Ok(out)
+}
+
+/// The caller's own cgroup in each hierarchy, from /proc/self/cgroup.
+fn own_cgroups() -> Result<BTreeMap<String, PathBuf>> {
+    let s = fs::read_to_string("/proc/self/cgroup").ctx("read", "/proc/self/cgroup")?;
+    Ok(s.lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, key, path) = (f.next()?, f.next()?, f.next()?);
+            Some((key.to_string(), PathBuf::from(path)))
+        })
+        .collect())
+}
+
+/// runc's rule for `linux.cgroupsPath`: absolute paths are taken as they are, relative ones
+/// (and the default `<id>` when none is given) are relative to hull's own cgroup.
+pub fn container_dirs(cgroups_path: Option<&Path>, id: &str) -> Result<BTreeMap<String, PathBuf>> {
+    let rel = match cgroups_path {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from(id),
+    };
+    if rel
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(Error::Config(format!(
+            "linux.cgroupsPath {rel:?} must not contain \"..\""
+        )));
+    }
+    if rel.to_string_lossy().contains(':') {
+        return Err(Error::Config(format!(
+            "linux.cgroupsPath {rel:?} is in systemd's slice:prefix:name form, which needs --systemd-cgroup"
+        )));
+    }
+    let own = if rel.is_absolute() {
+        BTreeMap::new()
+    } else {
+        own_cgroups()?
+    };
+    let mut dirs = BTreeMap::new();
+    for h in hierarchies()? {
+        let base = own
+            .get(&h.key)
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from("/"));
+        let inner = base.join(&rel);
+        let rel_inner = inner.strip_prefix("/").unwrap_or(&inner);
+        dirs.insert(h.key.clone(), h.mountpoint.join(rel_inner));
+    }
+    Ok(dirs)
+}
+
+/// Create every directory (and the cpuset values a new v1 cpuset needs before it can hold
+/// tasks). On failure everything created so far is removed again.
+pub fn create(dirs: &BTreeMap<String, PathBuf>) -> Result<()> {
+    let mut made: Vec<PathBuf> = Vec::new();
+    let res = (|| {
+        for (key, dir) in dirs {
+            let mut missing = Vec::new();
+            let mut p = dir.as_path();
+            while !p.exists() {
+                missing.push(p.to_path_buf());
+                p = match p.parent() {
+                    Some(parent) => parent,
+                    None => break,
+                };
+            }
+            for d in missing.iter().rev() {
+                fs::create_dir(d).ctx("create cgroup", d.display())?;
+                made.push(d.clone());
+                if key.split(',').any(|c| c == "cpuset") {
+                    inherit_cpuset(d)?;
+                }
+            }
+        }
+        Ok(())
+    })();
+    if res.is_err() {
+        for d in made.iter().rev() {
+            let _ = fs::remove_dir(d);
+        }
+    }
+    res
+}
+
+fn inherit_cpuset(dir: &Path) -> Result<()> {
+    let parent = dir.parent().unwrap_or(Path::new("/"));
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let cur = fs::read_to_string(dir.join(f)).unwrap_or_default();
+        if cur.trim().is_empty() {
+            let v = fs::read_to_string(parent.join(f)).ctx("read", parent.join(f).display())?;
+            fs::write(dir.join(f), v.trim()).ctx("write", dir.join(f).display())?;
+        }
+    }
+    Ok(())
+}
+
+pub fn join(dirs: &BTreeMap<String, PathBuf>, pid: i32) -> Result<()> {
+    for dir in dirs.values() {
+        let procs = dir.join("cgroup.procs");
+        fs::write(&procs, pid.to_string()).ctx("join cgroup", procs.display())?;
+    }
+    Ok(())
+}
+
+/// The pids in the container's cgroup (from the pids or freezer hierarchy when there is one,
+/// since every hierarchy holds the same processes).
+pub fn pids(dirs: &BTreeMap<String, PathBuf>) -> Vec<i32> {
+    let pick = ["pids", "freezer", "", "memory"]
+        .iter()
+        .find_map(|k| dirs.get(*k))
+        .or(dirs.values().next());
+    let Some(dir) = pick else { return vec![] };
+    fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+pub fn is_frozen(dirs: &BTreeMap<String, PathBuf>) -> bool {
+    if let Some(d) = dirs.get("freezer") {
+        return fs::read_to_string(d.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN");
+    }
+    if let Some(d) = dirs.get("") {
+        return fs::read_to_string(d.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1");
+    }
+    false
+}
+
+/// Remove the container's cgroup directories. A cgroup holding tasks cannot be removed
+/// (EBUSY); exited tasks leave it asynchronously, so EBUSY is retried for a short while.
+pub fn remove(dirs: &BTreeMap<String, PathBuf>) -> Result<()> {
+    let mut last = Ok(());
+    for dir in dirs.values() {
+        let mut tries = 0;
+        loop {
+            match fs::remove_dir(dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 200 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(e) => {
+                    last = Err(Error::sys("remove cgroup", dir.display(), e));
+                    break;
+                }
+            }
+        }
+    }
+    last
+}
+
+/// Thaw a frozen container so that signals (SIGKILL included) are delivered.
+pub fn thaw(dirs: &BTreeMap<String, PathBuf>) {
+    if let Some(d) = dirs.get("freezer") {
+        let _ = fs::write(d.join("freezer.state"), "THAWED");
+    }
+    if let Some(d) = dirs.get("") {
+        let _ = fs::write(d.join("cgroup.freeze"), "0");
+    }
+}

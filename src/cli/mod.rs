@@ -1,0 +1,145 @@
+//! runc's command line. Global options come before the subcommand and take both `--opt val`
+//! and `--opt=val` (podman uses the latter).
+
+mod create;
+mod delete;
+mod features;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use clap::{Parser, Subcommand};
+use hull::log::{Format, Logger};
+use hull::Runtime;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hull",
+    about = "hull: a runc-compatible OCI container runtime",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// Directory for container state
+    #[arg(long, default_value = hull::DEFAULT_ROOT)]
+    root: PathBuf,
+    /// Write log lines to this file instead of stderr
+    #[arg(long)]
+    log: Option<PathBuf>,
+    /// Log format: text or json
+    #[arg(long = "log-format", default_value = "text")]
+    log_format: String,
+    /// Log debug messages too
+    #[arg(long)]
+    debug: bool,
+    /// Manage cgroups through systemd
+    #[arg(long = "systemd-cgroup")]
+    systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = false)]
+    rootless: Option<String>,
+    /// Path to criu (accepted for compatibility)
+    #[arg(long, hide = true)]
+    criu: Option<String>,
+    /// Print the version
+    #[arg(short = 'v', long)]
+    version: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a container (its process waits for `start`)
+    Create(create::Args),
+    /// Start the process of a created container
+    Start(start::Args),
+    /// Create and start a container, and wait for it unless --detach
+    Run(run::Args),
+    /// Send a signal to a container's init (or all its processes with --all)
+    Kill(kill::Args),
+    /// Delete a container and everything it holds on the host
+    Delete(delete::Args),
+    /// Print a container's state as JSON
+    State(state::Args),
+    /// List containers
+    List(list::Args),
+    /// Write a template config.json
+    Spec(spec::Args),
+    /// Print the features this build of hull supports, as JSON
+    Features(features::Args),
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    if cli.version {
+        println!("hull version {}", env!("CARGO_PKG_VERSION"));
+        println!(
+            "commit: {}",
+            option_env!("HULL_COMMIT").unwrap_or("unknown")
+        );
+        println!("spec: {}", hull::state::OCI_VERSION);
+        return 0;
+    }
+    let format = match cli.log_format.as_str() {
+        "json" => Format::Json,
+        "text" => Format::Text,
+        other => {
+            eprintln!("unknown log format {other:?}: use text or json");
+            return 1;
+        }
+    };
+    let logger = Logger {
+        file: cli.log.clone(),
+        format,
+        debug: cli.debug,
+    };
+    if let Some(r) = cli.rootless.as_deref() {
+        if !matches!(r, "true" | "false" | "auto") {
+            logger.error(&format!(
+                "invalid --rootless value {r:?}: use true, false or auto"
+            ));
+            eprintln!("invalid --rootless value {r:?}: use true, false or auto");
+            return 1;
+        }
+    }
+    let rt = Runtime {
+        root: cli.root.clone(),
+        log: logger.clone(),
+        systemd_cgroup: cli.systemd_cgroup,
+    };
+    let Some(cmd) = cli.command else {
+        eprintln!("hull: no command given; see hull --help");
+        return 1;
+    };
+    let res = match cmd {
+        Command::Create(a) => create::run(&rt, a),
+        Command::Start(a) => start::run(&rt, a),
+        Command::Run(a) => run::run(&rt, a),
+        Command::Kill(a) => kill::run(&rt, a),
+        Command::Delete(a) => delete::run(&rt, a),
+        Command::State(a) => state::run(&rt, a),
+        Command::List(a) => list::run(&rt, a),
+        Command::Spec(a) => spec::run(&rt, a),
+        Command::Features(a) => features::run(&rt, a),
+    };
+    match res {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = e.to_string();
+            logger.error(&msg);
+            eprintln!("{msg}");
+            1
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! The container side of create, run in the clone3 child: everything from joining namespaces
+//! to execve. It never returns; failures before `start` go to the parent over the sync socket
+//! (which writes them to the log and exits 1).
+
+use super::sync::{Channel, Msg};
+use crate::error::{Ctx, Error, Result};
+use crate::namespaces::Plan;
+use crate::process::{exec, rlimits, tty, user};
+use crate::security::capabilities;
+use crate::{rootfs, sys};
+use oci_spec::runtime::Spec;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+pub struct InitArgs<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub plan: &'a Plan,
+    pub chan: Channel,
+    /// O_PATH fd of `<state>/exec.fifo`, reopened for writing through our private procfs so
+    /// the (possibly unprivileged) container user needs no access to the 0700 state dir.
+    pub fifo: OwnedFd,
+    pub console: Option<OwnedFd>,
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+}
+
+pub fn main(a: InitArgs) -> ! {
+    let err = match run(&a) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let _ = a.chan.send(&Msg::Failed(err.to_string()));
+    // SAFETY: _exit skips the parent's atexit handlers and buffered state, which belong to it.
+    unsafe { libc::_exit(1) }
+}
+
+/// The parent has gone away (killed during create): nothing to report to, nothing to run.
+fn orphaned() -> ! {
+    // SAFETY: see `main`.
+    unsafe { libc::_exit(1) }
+}
+
+fn prctl(op: libc::c_int, arg: libc::c_ulong, what: &str) -> Result<()> {
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(op, arg, 0, 0, 0) } != 0 {
+        return Err(Error::sys("prctl", what, std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// A procfs instance of our own, mounted nowhere: sysctl writes and the exec.fifo reopen go
+/// through it, so nothing the container (or its config's mounts) does to /proc can redirect
+/// them (CVE-2019-16884, CVE-2025-52881).
+fn private_proc() -> Result<OwnedFd> {
+    let o = rootfs::options::MountOptions {
+        set: sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC,
+        ..Default::default()
+    };
+    rootfs::mounts::new_fs("proc", Some("proc"), &o)
+}
+
+fn write_sysctls(proc_fd: RawFd, spec: &Spec) -> Result<()> {
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
+    for (k, v) in sysctl {
+        let rel = Path::new("sys").join(k.replace('.', "/"));
+        let resolve = sys::RESOLVE_BENEATH | sys::RESOLVE_NO_SYMLINKS | sys::RESOLVE_NO_XDEV;
+        let fd = sys::openat2(proc_fd, &rel, libc::O_WRONLY | libc::O_TRUNC, 0, resolve)
+            .ctx("open sysctl", format!("{k} (linux.sysctl in config.json)"))?;
+        nix::unistd::write(&fd, v.as_bytes()).ctx("write sysctl", format!("{k}={v}"))?;
+    }
+    Ok(())
+}
+
+fn set_names(spec: &Spec, plan: &Plan) -> Result<()> {
+    if !plan.has_uts {
+        return Ok(());
+    }
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).ctx("sethostname", h)?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        // SAFETY: setdomainname with a valid buffer and its length.
+        if unsafe { libc::setdomainname(d.as_ptr() as *const libc::c_char, d.len()) } != 0 {
+            return Err(Error::sys(
+                "setdomainname",
+                d,
+                std::io::Error::last_os_error(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Signal dispositions and the mask are inherited across execve; the container must start
+/// with the defaults (Rust ignores SIGPIPE, `run` blocks everything while it forwards).
+fn reset_signals() {
+    // SAFETY: resetting dispositions to SIG_DFL and clearing the mask are always valid.
+    unsafe {
+        for sig in 1..libc::SIGRTMAX() {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
+fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
+    let spec = a.spec;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::Config("config.json: process is required".into()))?;
+    // Nothing of the host may be read through /proc/<init>/ until execve: ptrace, /proc/PID/fd
+    // and /proc/PID/exe are closed to the container while we hold host fds (CVE-2016-9962).
+    prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE")?;
+    for (t, path, f) in &a.plan.join {
+        nix::sched::setns(f, nix::sched::CloneFlags::empty())
+            .ctx(&format!("setns {t}"), path.display())?;
+    }
+    match a.chan.recv()? {
+        Some(Msg::Go) => {}
+        None => orphaned(),
+        Some(_) => return Err(Error::msg("sync: expected go from the parent")),
+    }
+    if a.plan.unshare_cgroup {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .ctx("unshare", "cgroup namespace")?;
+    }
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    let proc_fd = private_proc()?;
+    write_sysctls(proc_fd.as_raw_fd(), spec)?;
+    set_names(spec, a.plan)?;
+
+    let terminal = process.terminal().unwrap_or(false);
+    let root = rootfs::prepare(spec, a.rootfs, a.plan.in_userns)?;
+    let pty = if terminal {
+        let pty = tty::open_in(root.as_raw_fd())?;
+        if let Some(b) = process.console_size() {
+            tty::set_size(pty.master.as_raw_fd(), b.height() as u16, b.width() as u16);
+        }
+        tty::mount_console(root.as_raw_fd(), &pty)?;
+        let sock = a
+            .console
+            .as_ref()
+            .ok_or_else(|| Error::msg("process.terminal is set but there is no console socket"))?;
+        tty::send_master(sock.as_raw_fd(), &pty)?;
+        Some(pty.slave)
+    } else {
+        None
+    };
+    drop(root);
+    rootfs::enter(spec, a.rootfs, a.no_pivot)?;
+    rootfs::finalize(spec)?;
+
+    nix::unistd::setsid().ctx("setsid", "init")?;
+    if let Some(slave) = &pty {
+        tty::become_stdio(slave)?;
+    }
+    drop(pty);
+    rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))?;
+    let caps = process
+        .capabilities()
+        .as_ref()
+        .map(capabilities::wanted)
+        .transpose()?;
+    if let Some(w) = &caps {
+        capabilities::drop_bounding(w)?;
+        prctl(libc::PR_SET_KEEPCAPS, 1, "PR_SET_KEEPCAPS")?;
+    }
+    let setgroups_allowed = !a.plan.in_userns
+        || std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny");
+    user::switch(process.user(), setgroups_allowed)?;
+    if let Some(w) = &caps {
+        prctl(libc::PR_SET_KEEPCAPS, 0, "PR_SET_KEEPCAPS")?;
+        capabilities::apply(w)?;
+    }
+    if process.no_new_privileges().unwrap_or(false) {
+        prctl(libc::PR_SET_NO_NEW_PRIVS, 1, "PR_SET_NO_NEW_PRIVS")?;
+    }
+    let umask = process.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    let cwd = process.cwd();
+    nix::unistd::chdir(cwd).ctx("chdir to process.cwd", cwd.display())?;
+    // The cwd must be inside the container: CVE-2024-21626 started a process in a leaked host
+    // directory fd.
+    let here = nix::unistd::getcwd().ctx("getcwd", cwd.display())?;
+    if !here.starts_with("/") {
+        return Err(Error::msg(format!(
+            "process.cwd {} is outside the container",
+            cwd.display()
+        )));
+    }
+
+    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", user::home_of(process.user().uid())));
+    }
+    let args = process.args().clone().unwrap_or_default();
+    let path = exec::look_path(&args[0], &env)?;
+
+    // Only stdio and the --preserve-fds range survive execve.
+    let first_private = 3 + a.preserve_fds;
+    for fd in 3..first_private {
+        // SAFETY: clearing FD_CLOEXEC on an fd the caller asked us to pass on.
+        unsafe { libc::fcntl(fd as RawFd, libc::F_SETFD, 0) };
+    }
+    sys::cloexec_from(first_private).ctx("close_range", "inherited fds")?;
+
+    a.chan.send(&Msg::Ready)?;
+    match a.chan.recv()? {
+        Some(Msg::Ack) => {}
+        None => orphaned(),
+        Some(_) => return Err(Error::msg("sync: expected ack from the parent")),
+    }
+    // Block until `start` opens the fifo for reading; then tell it we are going.
+    let fifo_path = format!("self/fd/{}", a.fifo.as_raw_fd());
+    let fifo = sys::openat(
+        proc_fd.as_raw_fd(),
+        Path::new(&fifo_path),
+        libc::O_WRONLY,
+        0,
+    );
+    let fifo = match fifo {
+        Ok(f) => f,
+        Err(_) => orphaned(),
+    };
+    if nix::unistd::write(&fifo, b"0").is_err() {
+        orphaned();
+    }
+    drop(fifo);
+    drop(proc_fd);
+    reset_signals();
+    let err = exec::exec(&path, &args, &env);
+    // Past start nobody waits on the sync socket: say it where the user will see it.
+    eprintln!("hull: {err}");
+    let code = if err.errno() == Some(libc::ENOENT) {
+        127
+    } else {
+        126
+    };
+    // SAFETY: see `main`.
+    unsafe { libc::_exit(code) }
+}

@@ -1,0 +1,7 @@
+//! The container process's identity and environment: user and groups, rlimits, the terminal,
+//! and the lookup of the program to run.
+
+pub mod exec;
+pub mod rlimits;
+pub mod tty;
+pub mod user;

@@ -1,0 +1,132 @@
+//! Mounting one `mounts[]` entry. Targets are fds resolved inside the rootfs and mounts are
+//! attached with the new mount API (open_tree/fsopen + fsmount + move_mount), so the target is
+//! never a path string the container could swap between check and use.
+
+use super::options::{self, MountOptions};
+use super::resolve;
+use crate::error::{Ctx, Error, Result};
+use crate::sys::{self, MountAttr};
+use oci_spec::runtime::Mount;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+/// Apply attributes and propagation to an attached mount.
+pub fn set_attrs(mnt: RawFd, o: &MountOptions, what: &Path) -> Result<()> {
+    if o.set != 0 || o.clear != 0 {
+        let attr = MountAttr {
+            attr_set: o.set,
+            attr_clr: o.clear,
+            ..Default::default()
+        };
+        sys::mount_setattr(mnt, false, &attr).ctx("set mount flags on", what.display())?;
+    }
+    if o.rec_set != 0 || o.rec_clear != 0 {
+        let attr = MountAttr {
+            attr_set: o.rec_set,
+            attr_clr: o.rec_clear,
+            ..Default::default()
+        };
+        sys::mount_setattr(mnt, true, &attr).ctx("set recursive mount flags on", what.display())?;
+    }
+    for &(flag, rec) in &o.propagation {
+        let attr = MountAttr {
+            propagation: flag,
+            ..Default::default()
+        };
+        sys::mount_setattr(mnt, rec, &attr).ctx("set propagation on", what.display())?;
+    }
+    Ok(())
+}
+
+/// A new filesystem instance (fsopen → fsconfig → fsmount), detached until moved.
+pub fn new_fs(fstype: &str, source: Option<&str>, o: &MountOptions) -> Result<OwnedFd> {
+    let fs = sys::fsopen(fstype).ctx("fsopen", fstype)?;
+    if let Some(src) = source.filter(|s| !s.is_empty()) {
+        sys::fsconfig(&fs, sys::FSCONFIG_SET_STRING, Some("source"), Some(src))
+            .ctx("fsconfig source", src)?;
+    }
+    for opt in o.sb_flags.iter().chain(o.data.iter()) {
+        let r = match opt.split_once('=') {
+            Some((k, v)) => sys::fsconfig(&fs, sys::FSCONFIG_SET_STRING, Some(k), Some(v)),
+            None => sys::fsconfig(&fs, sys::FSCONFIG_SET_FLAG, Some(opt), None),
+        };
+        r.ctx(&format!("{fstype} option"), opt)?;
+    }
+    sys::fsconfig(&fs, sys::FSCONFIG_CMD_CREATE, None, None).ctx("create filesystem", fstype)?;
+    // Mount-level attributes are applied at fsmount; atime bits must be given whole.
+    sys::fsmount(&fs, o.set).ctx("fsmount", fstype)
+}
+
+/// Where the mount's source lives on the host: relative paths are relative to the bundle, the
+/// current directory of create.
+fn host_source(m: &Mount) -> Option<PathBuf> {
+    m.source().clone()
+}
+
+pub fn is_bind(m: &Mount, o: &MountOptions) -> bool {
+    o.bind || m.typ().as_deref() == Some("bind")
+}
+
+/// Mount `m` at its destination inside the root `root`.
+pub fn mount_entry(root: RawFd, m: &Mount, index: usize) -> Result<()> {
+    let dest = m.destination();
+    let o =
+        options::parse(m.options().as_deref().unwrap_or(&[])).map_err(|e| in_config(e, index))?;
+    let fstype = m.typ().clone().unwrap_or_default();
+    let res = if is_bind(m, &o) {
+        bind(root, m, &o)
+    } else if fstype == "cgroup" || fstype == "cgroup2" {
+        super::cgroupfs::mount(root, dest, &fstype, &o)
+    } else if fstype.is_empty() || fstype == "none" {
+        Err(Error::Config(format!(
+            "mount {}: no type and not a bind mount",
+            dest.display()
+        )))
+    } else {
+        let target = resolve::mkdir_all(root, dest)?;
+        let src = m
+            .source()
+            .as_ref()
+            .map(|s| s.to_string_lossy().into_owned());
+        let mnt = new_fs(&fstype, src.as_deref(), &o)?;
+        sys::move_mount_fd(&mnt, target.as_raw_fd()).ctx("mount onto", dest.display())?;
+        let mut after = o.clone();
+        after.set = 0;
+        after.clear = 0;
+        set_attrs(mnt.as_raw_fd(), &after, dest)
+    };
+    res.map_err(|e| in_config(e, index))
+}
+
+fn bind(root: RawFd, m: &Mount, o: &MountOptions) -> Result<()> {
+    let dest = m.destination();
+    let src = host_source(m)
+        .ok_or_else(|| Error::Config(format!("bind mount {}: no source", dest.display())))?;
+    let meta = std::fs::metadata(&src).ctx("stat bind source", src.display())?;
+    let target = if meta.is_dir() {
+        resolve::mkdir_all(root, dest)?
+    } else {
+        resolve::ensure_file(root, dest)?
+    };
+    let flags = sys::OPEN_TREE_CLONE
+        | if o.recursive_bind {
+            sys::AT_RECURSIVE
+        } else {
+            0
+        };
+    let tree = sys::open_tree(libc::AT_FDCWD, &src, flags).ctx("bind", src.display())?;
+    sys::move_mount_fd(&tree, target.as_raw_fd()).ctx("bind mount onto", dest.display())?;
+    set_attrs(tree.as_raw_fd(), o, dest)
+}
+
+fn in_config(e: Error, index: usize) -> Error {
+    match e {
+        Error::Sys { op, path, source } => Error::Sys {
+            op,
+            path: format!("{path} (mounts[{index}] in config.json)"),
+            source,
+        },
+        Error::Config(m) => Error::Config(format!("{m} (mounts[{index}] in config.json)")),
+        other => other,
+    }
+}

@@ -1,0 +1,2 @@
+//! Security settings applied by init last, just before exec.
+pub mod capabilities;

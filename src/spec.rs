@@ -1,0 +1,229 @@
+//! Loading and validating `config.json` before anything on the host is touched. Errors name the
+//! JSON path of the offending field (`process.user.uid: invalid type ...`).
+
+use crate::error::{Error, Result};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::path::{Path, PathBuf};
+
+pub fn load(bundle: &Path) -> Result<Spec> {
+    let path = bundle.join("config.json");
+    let data =
+        std::fs::read(&path).map_err(|e| Error::Config(format!("open {}: {e}", path.display())))?;
+    parse(&data).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+}
+
+pub fn parse(data: &[u8]) -> std::result::Result<Spec, String> {
+    let de = &mut serde_json::Deserializer::from_slice(data);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || path.is_empty() {
+            format!("invalid config: {inner}")
+        } else {
+            format!("invalid config field {path}: {inner}")
+        }
+    })
+}
+
+/// The rootfs path, made absolute against the bundle.
+pub fn rootfs(bundle: &Path, spec: &Spec) -> Result<PathBuf> {
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::Config("config.json: root is required".into()))?;
+    let p = root.path();
+    if p.as_os_str().is_empty() {
+        return Err(Error::Config("config.json: root.path is empty".into()));
+    }
+    let abs = if p.is_absolute() {
+        p.clone()
+    } else {
+        bundle.join(p)
+    };
+    match std::fs::metadata(&abs) {
+        Ok(m) if m.is_dir() => Ok(abs),
+        Ok(_) => Err(Error::Config(format!(
+            "root.path {}: not a directory",
+            abs.display()
+        ))),
+        Err(e) => Err(Error::Config(format!("root.path {}: {e}", abs.display()))),
+    }
+}
+
+/// Checks that do not need the host: everything a create would otherwise discover half-way.
+pub fn validate(spec: &Spec, need_process: bool) -> Result<()> {
+    let bad = |m: String| Err(Error::Config(format!("config.json: {m}")));
+    match spec.process() {
+        None if need_process => return bad("process is required".into()),
+        None => {}
+        Some(p) => {
+            match p.args() {
+                Some(a) if !a.is_empty() && !a[0].is_empty() => {}
+                _ => return bad("process.args must name the program to run".into()),
+            }
+            if !p.cwd().is_absolute() {
+                return bad(format!("process.cwd {:?} is not an absolute path", p.cwd()));
+            }
+            for (i, e) in p.env().iter().flatten().enumerate() {
+                if !e.contains('=') || e.starts_with('=') {
+                    return bad(format!("process.env[{i}] {e:?} is not KEY=VALUE"));
+                }
+            }
+        }
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if !m.destination().is_absolute() {
+            return bad(format!(
+                "mounts[{i}].destination {:?} is not an absolute path",
+                m.destination()
+            ));
+        }
+    }
+    if let Some(linux) = spec.linux() {
+        let mut seen = Vec::new();
+        for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
+            if seen.contains(&ns.typ()) {
+                return bad(format!(
+                    "linux.namespaces[{i}]: duplicate namespace {}",
+                    ns.typ()
+                ));
+            }
+            seen.push(ns.typ());
+            if let Some(p) = ns.path() {
+                if !p.is_absolute() {
+                    return bad(format!("linux.namespaces[{i}].path {p:?} is not absolute"));
+                }
+            }
+        }
+        let has = |t: LinuxNamespaceType| seen.contains(&t);
+        if (linux.uid_mappings().is_some() || linux.gid_mappings().is_some())
+            && !has(LinuxNamespaceType::User)
+        {
+            return bad("linux.uidMappings/gidMappings need a user namespace".into());
+        }
+        if linux.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
+            for k in linux.sysctl().iter().flat_map(|s| s.keys()) {
+                let ok_chars = k
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
+                if k.is_empty() || k.contains("..") || k.starts_with(['.', '/']) || !ok_chars {
+                    return bad(format!("linux.sysctl key {k:?} is not a sysctl name"));
+                }
+            }
+        }
+        if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts)
+        {
+            return bad("hostname needs a new uts namespace".into());
+        }
+        if let Some(p) = linux.rootfs_propagation() {
+            if crate::rootfs::propagation_flag(p).is_none() {
+                return bad(format!(
+                    "linux.rootfsPropagation {p:?} is not a propagation mode"
+                ));
+            }
+        }
+        if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) {
+            return bad("linux.timeOffsets is not supported by this build of hull".into());
+        }
+    }
+    Ok(())
+}
+
+/// The template `hull spec` writes, equal in shape to runc's.
+pub fn default_spec(rootless: bool) -> serde_json::Value {
+    let caps = serde_json::json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    let mut mounts = vec![
+        serde_json::json!({"destination": "/proc", "type": "proc", "source": "proc"}),
+        serde_json::json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+            "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        serde_json::json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        serde_json::json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
+        serde_json::json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+            "options": ["nosuid", "noexec", "nodev"]}),
+        serde_json::json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
+            "options": ["nosuid", "noexec", "nodev", "ro"]}),
+        serde_json::json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+            "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
+    ];
+    let mut namespaces = vec![
+        serde_json::json!({"type": "pid"}),
+        serde_json::json!({"type": "network"}),
+        serde_json::json!({"type": "ipc"}),
+        serde_json::json!({"type": "uts"}),
+        serde_json::json!({"type": "mount"}),
+        serde_json::json!({"type": "cgroup"}),
+    ];
+    let mut linux = serde_json::json!({
+        "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+        "namespaces": [],
+        "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+            "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+        "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+    });
+    if rootless {
+        // runc's rootless template: a user namespace mapping the caller, no network namespace
+        // (it could not be configured), sysfs bound from the host, no cgroup limits.
+        // SAFETY: getuid/getgid cannot fail.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        namespaces.retain(|n| n["type"] != "network" && n["type"] != "cgroup");
+        namespaces.push(serde_json::json!({"type": "user"}));
+        linux["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": uid, "size": 1}]);
+        linux["gidMappings"] = serde_json::json!([{"containerID": 0, "hostID": gid, "size": 1}]);
+        linux.as_object_mut().map(|o| o.remove("resources"));
+        mounts.retain(|m| m["type"] != "cgroup" && m["type"] != "sysfs");
+        mounts[2]["options"] = serde_json::json!([
+            "nosuid",
+            "noexec",
+            "newinstance",
+            "ptmxmode=0666",
+            "mode=0620"
+        ]);
+        mounts.push(
+            serde_json::json!({"destination": "/sys", "type": "none", "source": "/sys",
+            "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}),
+        );
+    }
+    linux["namespaces"] = serde_json::Value::Array(namespaces);
+    serde_json::json!({
+        "ociVersion": crate::state::OCI_VERSION,
+        "process": {
+            "terminal": true,
+            "user": {"uid": 0, "gid": 0},
+            "args": ["sh"],
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+            "cwd": "/",
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": true
+        },
+        "root": {"path": "rootfs", "readonly": true},
+        "hostname": "hull",
+        "mounts": mounts,
+        "linux": linux,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn default_spec_parses_and_validates() {
+        for rootless in [false, true] {
+            let v = super::default_spec(rootless);
+            let spec = super::parse(v.to_string().as_bytes()).unwrap();
+            super::validate(&spec, true).unwrap();
+        }
+    }
+
+    #[test]
+    fn bad_field_is_named() {
+        let e = super::parse(
+            br#"{"ociVersion":"1.0.0","process":{"cwd":"/","user":{"uid":"x","gid":0}}}"#,
+        )
+        .unwrap_err();
+        assert!(e.contains("process.user.uid"), "{e}");
+        let e = super::parse(b"not json").unwrap_err();
+        assert!(e.contains("invalid config"), "{e}");
+    }
+}
