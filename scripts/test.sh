@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Run every test (as root: the tests create real containers). Prints cargo's summary lines.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "test.sh: run as root (the tests create containers)" >&2; exit 1; }
+export RUST_BACKTRACE=1
+cargo build --workspace --quiet
+cargo test --workspace -- --test-threads=2
