@@ -79,6 +79,9 @@ pub fn validate(spec: &Spec, need_process: bool) -> Result<()> {
             ));
         }
     }
+    if spec.hooks().is_some() {
+        return bad("hooks are not supported by this build of hull yet".into());
+    }
     if let Some(linux) = spec.linux() {
         let mut seen = Vec::new();
         for (i, ns) in linux.namespaces().iter().flatten().enumerate() {

@@ -72,7 +72,7 @@ pub fn run(_rt: &Runtime, _a: Args) -> Result<i32> {
         "hooks": [],
         "mountOptions": &mount_options[..],
         "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
             "cgroup": {"v1": true, "v2": false, "systemd": false, "systemdUser": false, "rdma": false},
             "seccomp": {"enabled": false},

@@ -113,8 +113,13 @@ pub fn main() -> i32 {
             return 1;
         }
     }
+    let root = if cli.root.is_absolute() {
+        cli.root.clone()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(&cli.root)
+    };
     let rt = Runtime {
-        root: cli.root.clone(),
+        root,
         log: logger.clone(),
         systemd_cgroup: cli.systemd_cgroup,
     };

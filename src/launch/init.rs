@@ -128,6 +128,16 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
         None => orphaned(),
         Some(_) => return Err(Error::msg("sync: expected go from the parent")),
     }
+    if a.plan.new_user {
+        // Our ids are still the host's, unmapped in the new namespace (files we create would
+        // fail with EOVERFLOW): become the namespace's root, now that the parent wrote the maps.
+        let root_gid = nix::unistd::Gid::from_raw(0);
+        let root_uid = nix::unistd::Uid::from_raw(0);
+        nix::unistd::setresgid(root_gid, root_gid, root_gid)
+            .ctx("setresgid", "0 in the user namespace")?;
+        nix::unistd::setresuid(root_uid, root_uid, root_uid)
+            .ctx("setresuid", "0 in the user namespace")?;
+    }
     if a.plan.unshare_cgroup {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
             .ctx("unshare", "cgroup namespace")?;

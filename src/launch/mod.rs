@@ -104,6 +104,9 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
     let cg_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
     let cg_dirs = cgroups::container_dirs(cg_path.as_deref(), &opts.id)?;
     let min_fd = 3 + opts.preserve_fds as RawFd;
+    // create changes into the bundle directory below; paths from the command line are the
+    // caller's, relative to where it ran us.
+    let pid_file = opts.pid_file.as_ref().map(|p| absolute(p));
 
     let (dir, lock) = Container::create_dir(&rt.root, &opts.id)?;
     let mut undo = Undo {
@@ -185,7 +188,7 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
         Some(sync::Msg::Failed(m)) => return Err(Error::Msg(m)),
         _ => return Err(Error::msg("container init exited during setup")),
     }
-    if let Some(pf) = &opts.pid_file {
+    if let Some(pf) = &pid_file {
         write_pid_file(pf, pid)?;
     }
     container.saved.creating = false;
@@ -199,14 +202,17 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
     })
 }
 
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    }
+}
+
 /// The pid file: decimal, no newline, written atomically where the caller asked.
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    let abs = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(path)
-    };
-    state::write_atomic(&abs, pid.to_string().as_bytes(), 0o644)
+    state::write_atomic(path, pid.to_string().as_bytes(), 0o644)
 }
 
 /// clone3 the init process into its new namespaces. pid and time namespaces given by path
