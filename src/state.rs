@@ -52,6 +52,9 @@ pub struct Saved {
     /// Cgroup directories hull created or joined, by controller ("" for the v2 hierarchy).
     #[serde(default)]
     pub cgroups: BTreeMap<String, PathBuf>,
+    /// The `create` process (pid, start time) while it runs.
+    #[serde(default)]
+    pub creator: Option<(i32, u64)>,
     /// Set while `create` is still running; a dead init with this set means create was killed.
     #[serde(default)]
     pub creating: bool,
@@ -178,6 +181,10 @@ impl Container {
         self.lock = None;
     }
 
+    pub fn lock_fd(&self) -> std::os::fd::RawFd {
+        self.lock.as_ref().map_or(-1, |f| f.as_raw_fd())
+    }
+
     pub fn save(&self) -> Result<()> {
         let data = serde_json::to_vec(&self.saved)
             .map_err(|e| Error::Msg(format!("encode state: {e}")))?;
@@ -193,11 +200,16 @@ impl Container {
     }
 
     pub fn status(&self) -> Status {
+        if self.saved.creating {
+            let creator_alive = self.saved.creator.is_some_and(|(p, t)| process_alive(p, t));
+            return if creator_alive || self.alive() {
+                Status::Creating
+            } else {
+                Status::Stopped
+            };
+        }
         if !self.alive() {
             return Status::Stopped;
-        }
-        if self.saved.creating {
-            return Status::Creating;
         }
         if self.fifo().exists() {
             return Status::Created;
@@ -216,7 +228,7 @@ impl Container {
         OciState {
             oci_version: OCI_VERSION.into(),
             id: self.saved.id.clone(),
-            pid: if status == Status::Stopped {
+            pid: if status == Status::Stopped || !self.alive() {
                 0
             } else {
                 self.saved.pid

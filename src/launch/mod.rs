@@ -109,6 +109,27 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
     let pid_file = opts.pid_file.as_ref().map(|p| absolute(p));
 
     let (dir, lock) = Container::create_dir(&rt.root, &opts.id)?;
+    // state.json exists from the start, naming the cgroups before they are made: a create
+    // killed at any point leaves something `delete --force` can clean up completely.
+    let me = std::process::id() as i32;
+    let saved = Saved {
+        id: opts.id.clone(),
+        pid: 0,
+        start_time: 0,
+        creator: Some((me, state::proc_stat(me).map(|s| s.1).unwrap_or(0))),
+        bundle: bundle.clone(),
+        rootfs: rootfs.clone(),
+        created: crate::time::rfc3339_nanos(std::time::SystemTime::now()),
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        cgroups: cg_dirs.clone(),
+        creating: true,
+    };
+    let mut container = Container::from_parts(dir.clone(), saved, lock);
     let mut undo = Undo {
         dir: dir.clone(),
         cgroups: None,
@@ -128,6 +149,7 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
     let parent_chan =
         sync::Channel(sys::dup_above(parent_chan.0, min_fd).ctx("dup", "sync socket")?);
     let child_chan = sync::Channel(sys::dup_above(child_chan.0, min_fd).ctx("dup", "sync socket")?);
+    container.save()?;
     cgroups::create(&cg_dirs)?;
     undo.cgroups = Some(cg_dirs.clone());
     // Relative bind sources are relative to the bundle, as in runc.
@@ -135,7 +157,7 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
 
     // The child must not keep the parent's end of the sync socket (its EOF is how init learns
     // that create died) nor the state-dir lock (start would wait on it forever).
-    let close_in_child = [parent_chan.0.as_raw_fd(), lock.as_raw_fd()];
+    let close_in_child = [parent_chan.0.as_raw_fd(), container.lock_fd()];
     let pid = clone_init(
         &plan,
         &close_in_child,
@@ -164,23 +186,8 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
         let p = format!("/proc/{pid}/oom_score_adj");
         fs::write(&p, adj.to_string()).ctx("write", format!("{p} (process.oomScoreAdj)"))?;
     }
-    let saved = Saved {
-        id: opts.id.clone(),
-        pid,
-        start_time,
-        bundle: bundle.clone(),
-        rootfs: rootfs.clone(),
-        created: crate::time::rfc3339_nanos(std::time::SystemTime::now()),
-        annotations: spec
-            .annotations()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        cgroups: cg_dirs.clone(),
-        creating: true,
-    };
-    let mut container = Container::from_parts(dir.clone(), saved, lock);
+    container.saved.pid = pid;
+    container.saved.start_time = start_time;
     container.save()?;
     parent_chan.send(&sync::Msg::Go)?;
     match parent_chan.recv()? {
