@@ -5,8 +5,8 @@
 use super::sync::{Channel, Msg};
 use crate::error::{Ctx, Error, Result};
 use crate::namespaces::Plan;
-use crate::process::{exec, rlimits, tty, user};
-use crate::security::capabilities;
+use crate::process::identity::{self, prctl};
+use crate::process::tty;
 use crate::{rootfs, sys};
 use oci_spec::runtime::Spec;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -39,14 +39,6 @@ pub fn main(a: InitArgs) -> ! {
 fn orphaned() -> ! {
     // SAFETY: see `main`.
     unsafe { libc::_exit(1) }
-}
-
-fn prctl(op: libc::c_int, arg: libc::c_ulong, what: &str) -> Result<()> {
-    // SAFETY: prctl with integer arguments.
-    if unsafe { libc::prctl(op, arg, 0, 0, 0) } != 0 {
-        return Err(Error::sys("prctl", what, std::io::Error::last_os_error()));
-    }
-    Ok(())
 }
 
 /// A procfs instance of our own, mounted nowhere: sysctl writes and the exec.fifo reopen go
@@ -92,22 +84,6 @@ fn set_names(spec: &Spec, plan: &Plan) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Signal dispositions and the mask are inherited across execve; the container must start
-/// with the defaults (Rust ignores SIGPIPE, `run` blocks everything while it forwards).
-fn reset_signals() {
-    // SAFETY: resetting dispositions to SIG_DFL and clearing the mask are always valid.
-    unsafe {
-        for sig in 1..libc::SIGRTMAX() {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::signal(sig, libc::SIG_DFL);
-            }
-        }
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-    }
 }
 
 fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
@@ -173,54 +149,8 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
         tty::become_stdio(slave)?;
     }
     drop(pty);
-    rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))?;
-    let caps = process
-        .capabilities()
-        .as_ref()
-        .map(capabilities::wanted)
-        .transpose()?;
-    if let Some(w) = &caps {
-        capabilities::drop_bounding(w)?;
-        prctl(libc::PR_SET_KEEPCAPS, 1, "PR_SET_KEEPCAPS")?;
-    }
-    let setgroups_allowed = !a.plan.in_userns
-        || std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny");
-    user::switch(process.user(), setgroups_allowed)?;
-    if let Some(w) = &caps {
-        prctl(libc::PR_SET_KEEPCAPS, 0, "PR_SET_KEEPCAPS")?;
-        capabilities::apply(w)?;
-    }
-    if process.no_new_privileges().unwrap_or(false) {
-        prctl(libc::PR_SET_NO_NEW_PRIVS, 1, "PR_SET_NO_NEW_PRIVS")?;
-    }
-    let umask = process.user().umask().unwrap_or(0o022);
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
-    let cwd = process.cwd();
-    nix::unistd::chdir(cwd).ctx("chdir to process.cwd", cwd.display())?;
-    // The cwd must be inside the container: CVE-2024-21626 started a process in a leaked host
-    // directory fd.
-    let here = nix::unistd::getcwd().ctx("getcwd", cwd.display())?;
-    if !here.starts_with("/") {
-        return Err(Error::msg(format!(
-            "process.cwd {} is outside the container",
-            cwd.display()
-        )));
-    }
-
-    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", user::home_of(process.user().uid())));
-    }
-    let args = process.args().clone().unwrap_or_default();
-    let path = exec::look_path(&args[0], &env)?;
-
-    // Only stdio and the --preserve-fds range survive execve.
-    let first_private = 3 + a.preserve_fds;
-    for fd in 3..first_private {
-        // SAFETY: clearing FD_CLOEXEC on an fd the caller asked us to pass on.
-        unsafe { libc::fcntl(fd as RawFd, libc::F_SETFD, 0) };
-    }
-    sys::cloexec_from(first_private).ctx("close_range", "inherited fds")?;
+    let ready = identity::apply(process, a.plan.in_userns)?;
+    identity::seal_fds(a.preserve_fds)?;
 
     a.chan.send(&Msg::Ready)?;
     match a.chan.recv()? {
@@ -245,15 +175,6 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
     }
     drop(fifo);
     drop(proc_fd);
-    reset_signals();
-    let err = exec::exec(&path, &args, &env);
-    // Past start nobody waits on the sync socket: say it where the user will see it.
-    eprintln!("hull: {err}");
-    let code = if err.errno() == Some(libc::ENOENT) {
-        127
-    } else {
-        126
-    };
-    // SAFETY: see `main`.
-    unsafe { libc::_exit(code) }
+    identity::reset_signals();
+    identity::exec_or_exit(&ready)
 }

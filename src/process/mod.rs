@@ -2,6 +2,7 @@
 //! and the lookup of the program to run.
 
 pub mod exec;
+pub mod identity;
 pub mod rlimits;
 pub mod tty;
 pub mod user;

@@ -1,0 +1,111 @@
+//! The last steps before execve, shared by init and `exec`: rlimits, capabilities, user and
+//! groups, no_new_privs, umask, cwd, environment, and the lookup of the program. Runs inside the
+//! container (after pivot_root, or after joining the container's mount namespace).
+
+use super::{exec, rlimits, user};
+use crate::error::{Ctx, Error, Result};
+use crate::security::capabilities;
+use oci_spec::runtime::Process;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+
+pub fn prctl(op: libc::c_int, arg: libc::c_ulong, what: &str) -> Result<()> {
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(op, arg, 0, 0, 0) } != 0 {
+        return Err(Error::sys("prctl", what, std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// What execve needs once the identity is in place.
+pub struct Ready {
+    pub path: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+}
+
+pub fn apply(process: &Process, in_userns: bool) -> Result<Ready> {
+    rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))?;
+    let caps = process
+        .capabilities()
+        .as_ref()
+        .map(capabilities::wanted)
+        .transpose()?;
+    if let Some(w) = &caps {
+        capabilities::drop_bounding(w)?;
+        prctl(libc::PR_SET_KEEPCAPS, 1, "PR_SET_KEEPCAPS")?;
+    }
+    let setgroups_allowed = !in_userns
+        || std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny");
+    user::switch(process.user(), setgroups_allowed)?;
+    if let Some(w) = &caps {
+        prctl(libc::PR_SET_KEEPCAPS, 0, "PR_SET_KEEPCAPS")?;
+        capabilities::apply(w)?;
+    }
+    if process.no_new_privileges().unwrap_or(false) {
+        prctl(libc::PR_SET_NO_NEW_PRIVS, 1, "PR_SET_NO_NEW_PRIVS")?;
+    }
+    let umask = process.user().umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    let cwd = process.cwd();
+    nix::unistd::chdir(cwd).ctx("chdir to process.cwd", cwd.display())?;
+    // The cwd must be inside the container: CVE-2024-21626 started a process in a leaked host
+    // directory fd, whose path reads "(unreachable)/...".
+    let here = nix::unistd::getcwd().ctx("getcwd", cwd.display())?;
+    if !here.starts_with("/") {
+        return Err(Error::msg(format!(
+            "process.cwd {} is outside the container",
+            cwd.display()
+        )));
+    }
+    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", user::home_of(process.user().uid())));
+    }
+    let args = process.args().clone().unwrap_or_default();
+    let arg0 = args
+        .first()
+        .ok_or_else(|| Error::Config("process.args is empty".into()))?;
+    let path = exec::look_path(arg0, &env)?;
+    Ok(Ready { path, args, env })
+}
+
+/// Only stdio and the `--preserve-fds` range survive execve.
+pub fn seal_fds(preserve_fds: u32) -> Result<()> {
+    let first_private = 3 + preserve_fds;
+    for fd in 3..first_private {
+        // SAFETY: clearing FD_CLOEXEC on an fd the caller asked us to pass on.
+        unsafe { libc::fcntl(fd as RawFd, libc::F_SETFD, 0) };
+    }
+    crate::sys::cloexec_from(first_private).ctx("close_range", "inherited fds")
+}
+
+/// Signal dispositions and the mask are inherited across execve; the process must start with
+/// the defaults (Rust ignores SIGPIPE, `run` and `exec` block everything while they forward).
+pub fn reset_signals() {
+    // SAFETY: resetting dispositions to SIG_DFL and clearing the mask are always valid.
+    unsafe {
+        for sig in 1..libc::SIGRTMAX() {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+        }
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
+/// execve the prepared program; on failure say so on stderr (nobody waits on a sync socket
+/// any more) and exit 127 (not found) or 126, as a shell would.
+pub fn exec_or_exit(r: &Ready) -> ! {
+    let err = exec::exec(&r.path, &r.args, &r.env);
+    eprintln!("hull: {err}");
+    let code = if err.errno() == Some(libc::ENOENT) {
+        127
+    } else {
+        126
+    };
+    // SAFETY: _exit skips the parent's atexit handlers and buffered state.
+    unsafe { libc::_exit(code) }
+}
