@@ -3,6 +3,7 @@
 
 mod create;
 mod delete;
+mod exec;
 mod features;
 mod kill;
 mod list;
@@ -59,6 +60,8 @@ enum Command {
     Start(start::Args),
     /// Create and start a container, and wait for it unless --detach
     Run(run::Args),
+    /// Run a new process inside a running container
+    Exec(exec::Args),
     /// Send a signal to a container's init (or all its processes with --all)
     Kill(kill::Args),
     /// Delete a container and everything it holds on the host
@@ -127,10 +130,17 @@ pub fn main() -> i32 {
         eprintln!("hull: no command given; see hull --help");
         return 1;
     };
+    // runc's rule: a failed exec setup exits 255, so it cannot be mistaken for the process's code.
+    let failure_code = if matches!(cmd, Command::Exec(_)) {
+        255
+    } else {
+        1
+    };
     let res = match cmd {
         Command::Create(a) => create::run(&rt, a),
         Command::Start(a) => start::run(&rt, a),
         Command::Run(a) => run::run(&rt, a),
+        Command::Exec(a) => exec::run(&rt, a),
         Command::Kill(a) => kill::run(&rt, a),
         Command::Delete(a) => delete::run(&rt, a),
         Command::State(a) => state::run(&rt, a),
@@ -144,7 +154,7 @@ pub fn main() -> i32 {
             let msg = e.to_string();
             logger.error(&msg);
             eprintln!("{msg}");
-            1
+            failure_code
         }
     }
 }

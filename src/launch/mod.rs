@@ -1,5 +1,6 @@
 //! The create path (DESIGN.md, "The launch protocol"), `start`, and `run`.
 
+pub mod exec;
 pub mod idmap;
 pub mod init;
 pub mod run;

@@ -103,7 +103,7 @@ fn run_foreground(rt: &Runtime, opts: &RunOpts, terminal: bool) -> Result<i32> {
     finish(code)
 }
 
-fn receive_fd(sock: RawFd) -> Result<OwnedFd> {
+pub(crate) fn receive_fd(sock: RawFd) -> Result<OwnedFd> {
     let mut buf = [0u8; 4096];
     let mut iov = [IoSliceMut::new(&mut buf)];
     let mut cmsg = nix::cmsg_space!([RawFd; 1]);
@@ -167,7 +167,7 @@ fn copy(from: RawFd, to: RawFd) -> bool {
     }
 }
 
-fn wait_loop(sfd: &SignalFd, init: i32, master: Option<&OwnedFd>) -> Result<i32> {
+pub(crate) fn wait_loop(sfd: &SignalFd, init: i32, master: Option<&OwnedFd>) -> Result<i32> {
     let mut stdin_open = master.is_some();
     let mut master_open = master.is_some();
     if let Some(m) = master {
@@ -256,10 +256,10 @@ fn resize(master: RawFd) {
 }
 
 /// hull's own terminal in raw mode while it relays a container's pty; restored on drop.
-struct RawTerminal(Option<nix::sys::termios::Termios>);
+pub(crate) struct RawTerminal(Option<nix::sys::termios::Termios>);
 
 impl RawTerminal {
-    fn enter() -> RawTerminal {
+    pub(crate) fn enter() -> RawTerminal {
         use nix::sys::termios::*;
         let stdin = std::io::stdin();
         match tcgetattr(&stdin) {

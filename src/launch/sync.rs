@@ -25,6 +25,8 @@ pub enum Msg {
     Go,
     Ack,
     Ready,
+    /// The host pid of a process the peer started (exec's final child).
+    Pid(i32),
     Failed(String),
 }
 
@@ -34,6 +36,7 @@ impl Channel {
             Msg::Go => b"go".to_vec(),
             Msg::Ack => b"ack".to_vec(),
             Msg::Ready => b"ready".to_vec(),
+            Msg::Pid(p) => format!("pid:{p}").into_bytes(),
             // Errors are cut to fit one datagram comfortably.
             Msg::Failed(s) => format!("error:{}", &s[..s.len().min(60_000)]).into_bytes(),
         };
@@ -59,6 +62,13 @@ impl Channel {
             b"go" => Msg::Go,
             b"ack" => Msg::Ack,
             b"ready" => Msg::Ready,
+            _ if b.starts_with(b"pid:") => match std::str::from_utf8(&b[4..])
+                .ok()
+                .and_then(|p| p.parse().ok())
+            {
+                Some(p) => Msg::Pid(p),
+                None => return Err(Error::msg("sync socket: malformed pid message")),
+            },
             _ => match b.strip_prefix(b"error:") {
                 Some(m) => Msg::Failed(String::from_utf8_lossy(m).into_owned()),
                 None => {
