@@ -3,6 +3,7 @@
 
 pub mod cgroups;
 pub mod error;
+pub mod hooks;
 pub mod launch;
 pub mod lifecycle;
 pub mod log;

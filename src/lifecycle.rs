@@ -142,5 +142,12 @@ pub fn delete(rt: &Runtime, id: &str, force: bool) -> Result<()> {
             )))
         }
     }
-    destroy(&c)
+    let state = crate::launch::hook_state(&c);
+    destroy(&c)?;
+    // poststop failures are warnings: the container is gone either way (runtime-spec).
+    if let Err(e) = crate::hooks::run(c.saved.hooks.as_ref(), crate::hooks::Kind::Poststop, &state)
+    {
+        rt.log.warn(&e.to_string());
+    }
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! JSON path of the offending field (`process.user.uid: invalid type ...`).
 
 use crate::error::{Error, Result};
+use crate::hooks::Kind;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::path::{Path, PathBuf};
 
@@ -79,8 +80,26 @@ pub fn validate(spec: &Spec, need_process: bool) -> Result<()> {
             ));
         }
     }
-    if spec.hooks().is_some() {
-        return bad("hooks are not supported by this build of hull yet".into());
+    for kind in [
+        Kind::Prestart,
+        Kind::CreateRuntime,
+        Kind::CreateContainer,
+        Kind::StartContainer,
+        Kind::Poststart,
+        Kind::Poststop,
+    ] {
+        for (i, h) in crate::hooks::list(spec.hooks().as_ref(), kind)
+            .iter()
+            .enumerate()
+        {
+            if !h.path().is_absolute() {
+                return bad(format!(
+                    "hooks.{}[{i}].path {:?} is not absolute",
+                    kind.name(),
+                    h.path()
+                ));
+            }
+        }
     }
     if let Some(linux) = spec.linux() {
         let mut seen = Vec::new();

@@ -52,6 +52,9 @@ pub struct Saved {
     /// Cgroup directories hull created or joined, by controller ("" for the v2 hierarchy).
     #[serde(default)]
     pub cgroups: BTreeMap<String, PathBuf>,
+    /// The config's hooks: poststart and poststop run from later invocations.
+    #[serde(default)]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
     /// The `create` process (pid, start time) while it runs.
     #[serde(default)]
     pub creator: Option<(i32, u64)>,

@@ -7,7 +7,7 @@ use crate::error::{Ctx, Error, Result};
 use crate::namespaces::Plan;
 use crate::process::identity::{self, prctl};
 use crate::process::tty;
-use crate::{rootfs, sys};
+use crate::{hooks, rootfs, sys};
 use oci_spec::runtime::Spec;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -125,6 +125,23 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
 
     let terminal = process.terminal().unwrap_or(false);
     let root = rootfs::prepare(spec, a.rootfs, a.plan.in_userns)?;
+    // Hooks: the parent runs prestart/createRuntime now (mounts done, no pivot yet); we run
+    // createContainer here, in the container's namespaces, and startContainer just before exec.
+    let hook_state = if super::has_create_hooks(spec) {
+        a.chan.send(&Msg::Hooks)?;
+        match a.chan.recv()? {
+            Some(Msg::State(s)) => s,
+            None => orphaned(),
+            Some(_) => return Err(Error::msg("sync: expected the state from the parent")),
+        }
+    } else {
+        String::new()
+    };
+    hooks::run(
+        spec.hooks().as_ref(),
+        hooks::Kind::CreateContainer,
+        &hook_state,
+    )?;
     let pty = if terminal {
         let pty = tty::open_in(root.as_raw_fd())?;
         if let Some(b) = process.console_size() {
@@ -175,6 +192,15 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
     }
     drop(fifo);
     drop(proc_fd);
+    if let Err(e) = hooks::run(
+        spec.hooks().as_ref(),
+        hooks::Kind::StartContainer,
+        &hook_state,
+    ) {
+        eprintln!("hull: {e}");
+        // SAFETY: see `main`.
+        unsafe { libc::_exit(1) }
+    }
     identity::reset_signals();
     identity::exec_or_exit(&ready)
 }

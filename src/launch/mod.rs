@@ -8,7 +8,7 @@ pub mod sync;
 
 use crate::error::{Ctx, Error, Result};
 use crate::state::{self, Container, Saved, Status};
-use crate::{cgroups, namespaces, spec, sys, Runtime};
+use crate::{cgroups, hooks, namespaces, spec, sys, Runtime};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::collections::BTreeMap;
 use std::fs;
@@ -128,6 +128,7 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
             .into_iter()
             .collect(),
         cgroups: cg_dirs.clone(),
+        hooks: spec.hooks().clone(),
         creating: true,
     };
     let mut container = Container::from_parts(dir.clone(), saved, lock);
@@ -191,10 +192,21 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
     container.saved.start_time = start_time;
     container.save()?;
     parent_chan.send(&sync::Msg::Go)?;
-    match parent_chan.recv()? {
-        Some(sync::Msg::Ready) => {}
-        Some(sync::Msg::Failed(m)) => return Err(Error::Msg(m)),
-        _ => return Err(Error::msg("container init exited during setup")),
+    loop {
+        match parent_chan.recv()? {
+            Some(sync::Msg::Ready) => break,
+            Some(sync::Msg::Hooks) => {
+                // The runtime-namespace hooks run here, between init's mounts and its
+                // pivot_root; init runs createContainer itself, in the container.
+                let state = hook_state(&container);
+                let h = spec.hooks().as_ref();
+                hooks::run(h, hooks::Kind::Prestart, &state)?;
+                hooks::run(h, hooks::Kind::CreateRuntime, &state)?;
+                parent_chan.send(&sync::Msg::State(state))?;
+            }
+            Some(sync::Msg::Failed(m)) => return Err(Error::Msg(m)),
+            _ => return Err(Error::msg("container init exited during setup")),
+        }
     }
     if let Some(pf) = &pid_file {
         write_pid_file(pf, pid)?;
@@ -208,6 +220,27 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
         pid,
         spec,
     })
+}
+
+/// The state document hooks read on stdin.
+pub fn hook_state(c: &Container) -> String {
+    serde_json::to_string(&c.oci_state()).unwrap_or_default()
+}
+
+/// Hooks that make create stop half-way for the parent (all but poststart/poststop).
+pub fn has_create_hooks(spec: &Spec) -> bool {
+    use hooks::Kind::*;
+    [Prestart, CreateRuntime, CreateContainer, StartContainer]
+        .iter()
+        .any(|k| !hooks::list(spec.hooks().as_ref(), *k).is_empty())
+}
+
+/// poststart hooks: failures are logged, the container keeps running (runtime-spec).
+pub fn run_poststart(rt: &Runtime, c: &Container) {
+    let state = hook_state(c);
+    if let Err(e) = hooks::run(c.saved.hooks.as_ref(), hooks::Kind::Poststart, &state) {
+        rt.log.warn(&e.to_string());
+    }
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -278,6 +311,12 @@ fn clone_init(
 /// writing and writes one byte once we are there.
 pub fn start(rt: &Runtime, id: &str) -> Result<()> {
     let c = Container::load(&rt.root, id)?;
+    start_loaded(rt, &c)
+}
+
+/// start for a container already loaded (and locked): release init, then poststart hooks.
+pub fn start_loaded(rt: &Runtime, c: &Container) -> Result<()> {
+    let id = &c.saved.id;
     match c.status() {
         Status::Created => {}
         Status::Stopped => {
@@ -296,7 +335,9 @@ pub fn start(rt: &Runtime, id: &str) -> Result<()> {
             )))
         }
     }
-    release(&c)
+    release(c)?;
+    run_poststart(rt, c);
+    Ok(())
 }
 
 pub fn release(c: &Container) -> Result<()> {

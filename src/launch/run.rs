@@ -45,7 +45,7 @@ pub fn run(rt: &Runtime, opts: &RunOpts) -> Result<i32> {
             None => Console::None,
         };
         let created = create(rt, &opts.create, console)?;
-        release(&created.container)?;
+        super::start_loaded(rt, &created.container)?;
         return Ok(0);
     }
 
@@ -97,6 +97,7 @@ fn run_foreground(rt: &Runtime, opts: &RunOpts, terminal: bool) -> Result<i32> {
     if let Err(e) = release(&created.container) {
         return finish(Err(e));
     }
+    super::run_poststart(rt, &created.container);
     let raw = master.as_ref().map(|_| RawTerminal::enter());
     let code = wait_loop(&sfd, created.pid, master.as_ref());
     drop(raw);

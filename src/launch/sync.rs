@@ -25,6 +25,10 @@ pub enum Msg {
     Go,
     Ack,
     Ready,
+    /// init -> parent: mounts are done, run prestart/createRuntime hooks now.
+    Hooks,
+    /// parent -> init: the state JSON the container's own hooks get.
+    State(String),
     /// The host pid of a process the peer started (exec's final child).
     Pid(i32),
     Failed(String),
@@ -36,6 +40,8 @@ impl Channel {
             Msg::Go => b"go".to_vec(),
             Msg::Ack => b"ack".to_vec(),
             Msg::Ready => b"ready".to_vec(),
+            Msg::Hooks => b"hooks".to_vec(),
+            Msg::State(s) => format!("state:{s}").into_bytes(),
             Msg::Pid(p) => format!("pid:{p}").into_bytes(),
             // Errors are cut to fit one datagram comfortably.
             Msg::Failed(s) => format!("error:{}", &s[..s.len().min(60_000)]).into_bytes(),
@@ -62,6 +68,10 @@ impl Channel {
             b"go" => Msg::Go,
             b"ack" => Msg::Ack,
             b"ready" => Msg::Ready,
+            b"hooks" => Msg::Hooks,
+            _ if b.starts_with(b"state:") => {
+                Msg::State(String::from_utf8_lossy(&b[6..]).into_owned())
+            }
             _ if b.starts_with(b"pid:") => match std::str::from_utf8(&b[4..])
                 .ok()
                 .and_then(|p| p.parse().ok())
