@@ -151,3 +151,35 @@ pub fn delete(rt: &Runtime, id: &str, force: bool) -> Result<()> {
     }
     Ok(())
 }
+
+pub fn pause(rt: &Runtime, id: &str) -> Result<()> {
+    let c = Container::load(&rt.root, id)?;
+    match c.status() {
+        Status::Running | Status::Created => cgroups::freeze(&c.saved.cgroups),
+        Status::Paused => Err(Error::msg(format!("container {id} is already paused"))),
+        _ => Err(Error::NotRunning(id.into())),
+    }
+}
+
+pub fn resume(rt: &Runtime, id: &str) -> Result<()> {
+    let c = Container::load(&rt.root, id)?;
+    match c.status() {
+        Status::Paused => {
+            cgroups::thaw(&c.saved.cgroups);
+            Ok(())
+        }
+        Status::Stopped => Err(Error::NotRunning(id.into())),
+        _ => Err(Error::msg(format!("container {id} is not paused"))),
+    }
+}
+
+/// The host pids of every process in the container.
+pub fn pids(rt: &Runtime, id: &str) -> Result<Vec<i32>> {
+    let c = Container::load(&rt.root, id)?;
+    if c.status() == Status::Stopped {
+        return Ok(vec![]);
+    }
+    let mut p = cgroups::pids(&c.saved.cgroups);
+    p.sort_unstable();
+    Ok(p)
+}

@@ -230,3 +230,45 @@ pub fn thaw(dirs: &BTreeMap<String, PathBuf>) {
         let _ = fs::write(d.join("cgroup.freeze"), "0");
     }
 }
+
+/// Freeze every process of the container and wait until the kernel reports it frozen (v1's
+/// freezer passes through FREEZING; a process in an uninterruptible sleep can hold it there).
+pub fn freeze(dirs: &BTreeMap<String, PathBuf>) -> Result<()> {
+    let (file, value, done): (PathBuf, &str, Box<dyn Fn() -> bool>) = if let Some(d) =
+        dirs.get("freezer")
+    {
+        let state = d.join("freezer.state");
+        let s2 = state.clone();
+        (
+            state,
+            "FROZEN",
+            Box::new(move || fs::read_to_string(&s2).is_ok_and(|s| s.trim() == "FROZEN")),
+        )
+    } else if let Some(d) = dirs.get("") {
+        let events = d.join("cgroup.events");
+        (
+            d.join("cgroup.freeze"),
+            "1",
+            Box::new(move || {
+                fs::read_to_string(&events).is_ok_and(|s| s.lines().any(|l| l.trim() == "frozen 1"))
+            }),
+        )
+    } else {
+        return Err(Error::msg("pause: the container has no freezer cgroup"));
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        fs::write(&file, value).ctx("write", file.display())?;
+        if done() {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            thaw(dirs);
+            return Err(Error::msg(format!(
+                "pause: {} did not reach the frozen state within 10s",
+                file.display()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}

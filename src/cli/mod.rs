@@ -7,6 +7,8 @@ mod exec;
 mod features;
 mod kill;
 mod list;
+mod pause;
+mod ps;
 mod run;
 mod spec;
 mod start;
@@ -68,6 +70,12 @@ enum Command {
     Delete(delete::Args),
     /// Print a container's state as JSON
     State(state::Args),
+    /// Freeze every process of a container
+    Pause(pause::Args),
+    /// Thaw a paused container
+    Resume(pause::Args),
+    /// List a container's processes
+    Ps(ps::Args),
     /// List containers
     List(list::Args),
     /// Write a template config.json
@@ -145,6 +153,9 @@ pub fn main() -> i32 {
         Command::Delete(a) => delete::run(&rt, a),
         Command::State(a) => state::run(&rt, a),
         Command::List(a) => list::run(&rt, a),
+        Command::Pause(a) => pause::pause(&rt, a),
+        Command::Resume(a) => pause::resume(&rt, a),
+        Command::Ps(a) => ps::run(&rt, a),
         Command::Spec(a) => spec::run(&rt, a),
         Command::Features(a) => features::run(&rt, a),
     };
