@@ -55,6 +55,9 @@ pub struct Saved {
     /// The config's hooks: poststart and poststop run from later invocations.
     #[serde(default)]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// The container's seccomp profile, applied to `exec` processes too.
+    #[serde(default)]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
     /// The `create` process (pid, start time) while it runs.
     #[serde(default)]
     pub creator: Option<(i32, u64)>,

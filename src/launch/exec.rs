@@ -9,6 +9,7 @@ use super::sync::{self, Msg};
 use crate::error::{Ctx, Error, Result};
 use crate::process::identity::{self, prctl};
 use crate::process::tty;
+use crate::security::seccomp::Prepared;
 use crate::state::{Container, Status};
 use crate::{cgroups, sys, Runtime};
 use nix::sys::signal::{SigSet, SigmaskHow};
@@ -20,6 +21,7 @@ use std::os::linux::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
+#[derive(Clone)]
 pub struct ExecOpts {
     pub id: String,
     pub process: Process,
@@ -28,6 +30,8 @@ pub struct ExecOpts {
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: u32,
     pub ignore_paused: bool,
+    /// The container's seccomp profile (exec processes get the same filter as init).
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 const NAMESPACES: &[(&str, libc::c_int)] = &[
@@ -60,6 +64,10 @@ fn namespaces_of(pid: i32) -> (libc::c_int, bool) {
 
 pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<i32> {
     let mut c = Container::load(&rt.root, &o.id)?;
+    let o = &ExecOpts {
+        seccomp: c.saved.seccomp.clone(),
+        ..o.clone()
+    };
     match c.status() {
         Status::Stopped => {
             return Err(Error::msg(format!(
@@ -280,6 +288,7 @@ fn final_child(
     in_userns: bool,
     console: Option<&OwnedFd>,
 ) -> Result<std::convert::Infallible> {
+    let seccomp = o.seccomp.as_ref().map(Prepared::new).transpose()?;
     if let Some(sock) = console {
         let root = sys::openat2(
             libc::AT_FDCWD,
@@ -297,8 +306,9 @@ fn final_child(
         nix::unistd::setsid().ctx("setsid", "exec")?;
         tty::become_stdio(&pty.slave)?;
     }
-    let ready = identity::apply(&o.process, in_userns)?;
+    let ready = identity::apply(&o.process, in_userns, seccomp.as_ref())?;
+    let nnp = o.process.no_new_privileges().unwrap_or(false);
     identity::seal_fds(o.preserve_fds)?;
     identity::reset_signals();
-    identity::exec_or_exit(&ready)
+    identity::exec_or_exit(&ready, seccomp.as_ref().filter(|_| nnp))
 }

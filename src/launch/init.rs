@@ -7,6 +7,7 @@ use crate::error::{Ctx, Error, Result};
 use crate::namespaces::Plan;
 use crate::process::identity::{self, prctl};
 use crate::process::tty;
+use crate::security::seccomp;
 use crate::{hooks, rootfs, sys};
 use oci_spec::runtime::Spec;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -124,10 +125,18 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
     set_names(spec, a.plan)?;
 
     let terminal = process.terminal().unwrap_or(false);
+    // Compiled (and the notify agent connected) now: a bad profile fails create, not start.
+    let mut filter = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(seccomp::Prepared::new)
+        .transpose()?;
     let root = rootfs::prepare(spec, a.rootfs, a.plan.in_userns)?;
     // Hooks: the parent runs prestart/createRuntime now (mounts done, no pivot yet); we run
     // createContainer here, in the container's namespaces, and startContainer just before exec.
-    let hook_state = if super::has_create_hooks(spec) {
+    let needs_state = filter.as_ref().is_some_and(|f| f.needs_state());
+    let hook_state = if super::has_create_hooks(spec) || needs_state {
         a.chan.send(&Msg::Hooks)?;
         match a.chan.recv()? {
             Some(Msg::State(s)) => s,
@@ -142,6 +151,9 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
         hooks::Kind::CreateContainer,
         &hook_state,
     )?;
+    if let Some(f) = filter.as_mut() {
+        f.set_state(hook_state.clone());
+    }
     let pty = if terminal {
         let pty = tty::open_in(root.as_raw_fd())?;
         if let Some(b) = process.console_size() {
@@ -166,7 +178,8 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
         tty::become_stdio(slave)?;
     }
     drop(pty);
-    let ready = identity::apply(process, a.plan.in_userns)?;
+    let ready = identity::apply(process, a.plan.in_userns, filter.as_ref())?;
+    let nnp = process.no_new_privileges().unwrap_or(false);
     identity::seal_fds(a.preserve_fds)?;
 
     a.chan.send(&Msg::Ready)?;
@@ -202,5 +215,5 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
         unsafe { libc::_exit(1) }
     }
     identity::reset_signals();
-    identity::exec_or_exit(&ready)
+    identity::exec_or_exit(&ready, filter.as_ref().filter(|_| nnp))
 }

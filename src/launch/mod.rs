@@ -129,6 +129,7 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
             .collect(),
         cgroups: cg_dirs.clone(),
         hooks: spec.hooks().clone(),
+        seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
         creating: true,
     };
     let mut container = Container::from_parts(dir.clone(), saved, lock);

@@ -5,6 +5,7 @@
 use super::{exec, rlimits, user};
 use crate::error::{Ctx, Error, Result};
 use crate::security::capabilities;
+use crate::security::seccomp::Prepared;
 use oci_spec::runtime::Process;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
@@ -24,8 +25,14 @@ pub struct Ready {
     pub env: Vec<String>,
 }
 
-pub fn apply(process: &Process, in_userns: bool) -> Result<Ready> {
+/// `seccomp` is loaded here, before the privileges go, when no_new_privs is off (loading a
+/// filter then needs CAP_SYS_ADMIN); otherwise the caller loads it right before execve, so as
+/// few of our own syscalls as possible have to pass it.
+pub fn apply(process: &Process, in_userns: bool, seccomp: Option<&Prepared>) -> Result<Ready> {
     rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))?;
+    if let Some(f) = seccomp.filter(|_| !process.no_new_privileges().unwrap_or(false)) {
+        f.install()?;
+    }
     let caps = process
         .capabilities()
         .as_ref()
@@ -98,7 +105,14 @@ pub fn reset_signals() {
 
 /// execve the prepared program; on failure say so on stderr (nobody waits on a sync socket
 /// any more) and exit 127 (not found) or 126, as a shell would.
-pub fn exec_or_exit(r: &Ready) -> ! {
+pub fn exec_or_exit(r: &Ready, late_seccomp: Option<&Prepared>) -> ! {
+    if let Some(f) = late_seccomp {
+        if let Err(e) = f.install() {
+            eprintln!("hull: {e}");
+            // SAFETY: _exit in the container process before exec.
+            unsafe { libc::_exit(1) }
+        }
+    }
     let err = exec::exec(&r.path, &r.args, &r.env);
     eprintln!("hull: {err}");
     let code = if err.errno() == Some(libc::ENOENT) {

@@ -1,2 +1,3 @@
 //! Security settings applied by init last, just before exec.
 pub mod capabilities;
+pub mod seccomp;
