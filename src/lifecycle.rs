@@ -183,3 +183,11 @@ pub fn pids(rt: &Runtime, id: &str) -> Result<Vec<i32>> {
     p.sort_unstable();
     Ok(p)
 }
+
+pub fn update(rt: &Runtime, id: &str, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+    let c = Container::load(&rt.root, id)?;
+    if c.status() == Status::Stopped {
+        return Err(Error::NotRunning(id.into()));
+    }
+    cgroups::apply_resources(&c.saved.cgroups, r, &[])
+}

@@ -272,3 +272,31 @@ pub fn freeze(dirs: &BTreeMap<String, PathBuf>) -> Result<()> {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
+
+pub mod v1;
+
+/// Apply `linux.resources` (and allow the spec's own device nodes) to the container's cgroups.
+pub fn apply_resources(
+    dirs: &BTreeMap<String, PathBuf>,
+    r: &oci_spec::runtime::LinuxResources,
+    spec_devices: &[oci_spec::runtime::LinuxDevice],
+) -> Result<()> {
+    let v1 = dirs.keys().any(|k| !k.is_empty());
+    if !v1 {
+        return Err(Error::Config(
+            "linux.resources: resource limits on a cgroup v2-only host are not implemented by this build of hull yet".into(),
+        ));
+    }
+    let devices: Vec<String> = spec_devices
+        .iter()
+        .map(|d| {
+            let t = match d.typ() {
+                oci_spec::runtime::LinuxDeviceType::B => "b",
+                oci_spec::runtime::LinuxDeviceType::P => "p",
+                _ => "c",
+            };
+            format!("{t} {}:{} rwm", d.major(), d.minor())
+        })
+        .collect();
+    v1::apply(dirs, r, &devices)
+}

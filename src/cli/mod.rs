@@ -13,6 +13,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use clap::{Parser, Subcommand};
 use hull::log::{Format, Logger};
@@ -76,6 +77,8 @@ enum Command {
     Resume(pause::Args),
     /// List a container's processes
     Ps(ps::Args),
+    /// Change a container's resource limits
+    Update(update::Args),
     /// List containers
     List(list::Args),
     /// Write a template config.json
@@ -153,6 +156,7 @@ pub fn main() -> i32 {
         Command::Delete(a) => delete::run(&rt, a),
         Command::State(a) => state::run(&rt, a),
         Command::List(a) => list::run(&rt, a),
+        Command::Update(a) => update::run(&rt, a),
         Command::Pause(a) => pause::pause(&rt, a),
         Command::Resume(a) => pause::resume(&rt, a),
         Command::Ps(a) => ps::run(&rt, a),

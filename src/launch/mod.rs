@@ -155,6 +155,11 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
     container.save()?;
     cgroups::create(&cg_dirs)?;
     undo.cgroups = Some(cg_dirs.clone());
+    if let Some(linux) = spec.linux() {
+        if let Some(res) = linux.resources() {
+            cgroups::apply_resources(&cg_dirs, res, linux.devices().as_deref().unwrap_or(&[]))?;
+        }
+    }
     // Relative bind sources are relative to the bundle, as in runc.
     std::env::set_current_dir(&bundle).ctx("chdir", bundle.display())?;
 
