@@ -443,21 +443,32 @@ pub fn cgroup_mounts() -> BTreeMap<String, PathBuf> {
     out
 }
 
-/// Directories under `dir` (at most `depth` levels down) whose name is `name`.
-fn find_dirs(dir: &Path, name: &str, depth: usize, found: &mut Vec<PathBuf>) {
+/// Directories under `dir` (at most `depth` levels down) whose name matches `want`.
+fn find_dirs(dir: &Path, want: &dyn Fn(&str) -> bool, depth: usize, found: &mut Vec<PathBuf>) {
     let Ok(rd) = fs::read_dir(dir) else { return };
     for e in rd.flatten() {
         if !e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
             continue;
         }
         let p = e.path();
-        if e.file_name().to_string_lossy() == name {
+        if want(&e.file_name().to_string_lossy()) {
             found.push(p.clone());
         }
         if depth > 1 {
-            find_dirs(&p, name, depth - 1, found);
+            find_dirs(&p, want, depth - 1, found);
         }
     }
+}
+
+/// Cgroup directories (bounded search under /sys/fs/cgroup/*/) whose name starts with `prefix`.
+pub fn cgroup_dirs_with_prefix(prefix: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    if let Ok(rd) = fs::read_dir("/sys/fs/cgroup") {
+        for h in rd.flatten() {
+            find_dirs(&h.path(), &|n| n.starts_with(prefix), 6, &mut found);
+        }
+    }
+    found
 }
 
 /// Every cgroup directory named `id` under /sys/fs/cgroup/*/: the default place
@@ -478,7 +489,7 @@ pub fn cgroup_dirs_named(id: &str) -> Vec<PathBuf> {
     }
     if let Ok(rd) = fs::read_dir("/sys/fs/cgroup") {
         for h in rd.flatten() {
-            find_dirs(&h.path(), id, 6, &mut found);
+            find_dirs(&h.path(), &|n| n == id, 6, &mut found);
         }
     }
     found.sort();
@@ -564,7 +575,39 @@ pub fn leftovers(state_root: &Path, id: &str, rootfs: &Path) -> Vec<String> {
         problems.push(format!("mount of the rootfs on the host: {m}"));
     }
     problems.extend(processes_in(rootfs));
+    problems.extend(processes_of(state_root, id));
     problems
+}
+
+/// Live processes whose command line names both this state root and this id: hull commands
+/// for the container, and its init before it has exec'd (a clone of hull shares its argv).
+pub fn processes_of(state_root: &Path, id: &str) -> Vec<String> {
+    let root = state_root.to_string_lossy().to_string();
+    let me = std::process::id().to_string();
+    let mut out = Vec::new();
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let pid = e.file_name().to_string_lossy().to_string();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == me {
+            continue;
+        }
+        let Ok(cmd) = fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmd
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let has_root = args
+            .iter()
+            .any(|a| a == &root || a.ends_with(&format!("={root}")));
+        if has_root && args.iter().any(|a| a == id) {
+            out.push(format!("pid {pid} is still running: {}", args.join(" ")));
+        }
+    }
+    out
 }
 
 /// Is the process alive (not a zombie)?
