@@ -33,6 +33,8 @@ fn run_script(env: &Env, b: &Bundle, script: &str, extra: &[&str]) -> String {
 /// One line of /proc/self/mountinfo.
 #[derive(Debug, Clone)]
 struct MountLine {
+    /// Optional fields: shared:N, master:N, ...
+    tags: Vec<String>,
     target: String,
     opts: Vec<String>,
     fstype: String,
@@ -46,6 +48,7 @@ fn mountinfo(text: &str) -> Vec<MountLine> {
             let f: Vec<&str> = left.split(' ').collect();
             let r: Vec<&str> = right.split(' ').collect();
             Some(MountLine {
+                tags: f[6..].iter().map(|t| t.to_string()).collect(),
                 root: f.get(3)?.to_string(),
                 target: f.get(4)?.to_string(),
                 opts: f.get(5)?.split(',').map(String::from).collect(),
@@ -912,4 +915,95 @@ fn bundle_config_edits_apply() {
     b.edit(|c| c["hostname"] = Value::from("edited"));
     assert_eq!(b.config()["hostname"], "edited");
     assert_eq!(b.config()["process"]["terminal"], false);
+}
+
+#[test]
+fn mount_propagation() {
+    let env = Env::new("propagation");
+    let b = env.bundle();
+    b.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(
+            json!({"destination": "/mnt/shared", "type": "tmpfs", "source": "tmpfs",
+            "options": ["shared"]}),
+        );
+        m.push(
+            json!({"destination": "/mnt/private", "type": "tmpfs", "source": "tmpfs",
+            "options": ["private"]}),
+        );
+    });
+    let script = "cat /proc/self/mountinfo";
+    let tagged = |m: &MountLine, t: &str| m.tags.iter().any(|x| x.starts_with(t));
+    let m = mountinfo(&run_script(&env, &b, script, &[]));
+    assert!(tagged(mount_at(&m, "/mnt/shared"), "shared:"), "{m:#?}");
+    assert!(mount_at(&m, "/mnt/private").tags.is_empty(), "{m:#?}");
+    // This host's mounts are private, so the default rslave root has no peer group.
+    assert!(!tagged(mount_at(&m, "/"), "shared:"), "{m:#?}");
+    b.edit(|c| c["linux"]["rootfsPropagation"] = json!("shared"));
+    let m = mountinfo(&run_script(&env, &b, script, &[]));
+    assert!(
+        tagged(mount_at(&m, "/"), "shared:"),
+        "rootfsPropagation shared: {:?}",
+        mount_at(&m, "/")
+    );
+    b.edit(|c| c["linux"]["rootfsPropagation"] = json!("private"));
+    let m = mountinfo(&run_script(&env, &b, script, &[]));
+    assert!(mount_at(&m, "/").tags.is_empty(), "{:?}", mount_at(&m, "/"));
+}
+
+#[test]
+fn every_namespace_in_features_works() {
+    // `features` must list only what works: each namespace it names can be created.
+    let env = Env::new("features_ns");
+    let f = env.hull(&["features"]);
+    f.ok();
+    let f = f.json();
+    let listed: Vec<String> = f["linux"]["namespaces"]
+        .as_array()
+        .expect("linux.namespaces in features")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    for want in ["cgroup", "ipc", "mount", "network", "pid", "uts"] {
+        assert!(listed.iter().any(|n| n == want), "{want} in {listed:?}");
+    }
+    let proc_name = |ns: &str| {
+        match ns {
+            "network" => "net",
+            "mount" => "mnt",
+            other => other,
+        }
+        .to_string()
+    };
+    for ns in &listed {
+        let b = env.bundle();
+        let pn = proc_name(ns);
+        b.edit(|c| {
+            let l = c["linux"]["namespaces"].as_array_mut().unwrap();
+            if !l.iter().any(|n| n["type"] == ns.as_str()) {
+                l.push(json!({"type": ns}));
+            }
+            if ns == "user" {
+                c["linux"]["uidMappings"] =
+                    json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+                c["linux"]["gidMappings"] =
+                    json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            }
+        });
+        let out = run_script(
+            &env,
+            &b,
+            &format!(
+                "echo ns=$(readlink /proc/self/ns/{pn}); echo uid_map=$(cat /proc/self/uid_map)"
+            ),
+            &[],
+        );
+        let v = kv(&out);
+        let host = fs::read_link(format!("/proc/self/ns/{pn}")).unwrap();
+        assert_ne!(v["ns"], host.to_string_lossy(), "{ns}: {out}");
+        if ns == "user" {
+            let m: Vec<&str> = v["uid_map"].split_whitespace().collect();
+            assert_eq!(m, ["0", "100000", "65536"], "{out}");
+        }
+    }
 }
