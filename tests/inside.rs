@@ -840,6 +840,7 @@ fn terminal_with_console_socket() {
     let b = env.bundle();
     b.script(
         "[ -t 0 ] && [ -t 1 ] && echo stdio-is-tty; echo tty=$(tty); echo size=$(stty size); \
+         echo console=$(stat -c '%F %t:%T' /dev/console); \
          echo term=$TERM; read x; echo got:$x; exit 6",
     )
     .edit(|c| {
@@ -871,6 +872,11 @@ fn terminal_with_console_socket() {
     assert!(text.contains("stdio-is-tty"), "{text:?}");
     assert!(text.contains("tty=/dev/pts/0"), "{text:?}");
     assert!(text.contains("size=30 100"), "{text:?}");
+    // /dev/console is the pty slave (devpts major 136 = 0x88).
+    assert!(
+        text.contains("console=character special file 88:0"),
+        "{text:?}"
+    );
     assert!(text.contains("got:abc"), "{text:?}");
     // The pty turns \n into \r\n on output.
     assert!(text.contains("got:abc\r\n"), "{text:?}");
@@ -1006,4 +1012,57 @@ fn every_namespace_in_features_works() {
             assert_eq!(m, ["0", "100000", "65536"], "{out}");
         }
     }
+}
+
+#[test]
+fn mount_targets_stay_inside_rootfs() {
+    // Destinations through symlinks that point out of the rootfs (absolute, or climbing with
+    // ..) are resolved inside it: nothing is mounted or created on the host.
+    let env = Env::new("symlink_escape");
+    let b = env.bundle();
+    let victim = env.path("victim");
+    fs::create_dir_all(&victim).unwrap();
+    std::os::unix::fs::symlink(&victim, b.rootfs().join("abs")).unwrap();
+    std::os::unix::fs::symlink(
+        format!("../../../../../../../..{}", victim.display()),
+        b.rootfs().join("rel"),
+    )
+    .unwrap();
+    // A relative bind source is relative to the bundle.
+    fs::create_dir_all(b.dir.join("data")).unwrap();
+    fs::write(b.dir.join("data/f"), "bundle-data\n").unwrap();
+    b.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(json!({"destination": "/abs/x", "type": "tmpfs", "source": "tmpfs"}));
+        m.push(json!({"destination": "/rel/y", "type": "tmpfs", "source": "tmpfs"}));
+        m.push(
+            json!({"destination": "/mnt/data", "type": "bind", "source": "data",
+            "options": ["bind", "ro"]}),
+        );
+    });
+    let out = run_script(
+        &env,
+        &b,
+        "echo one > /abs/x/file && echo two > /rel/y/file && echo written=ok; \
+         echo data=$(cat /mnt/data/f); echo '=== mi'; cat /proc/self/mountinfo",
+        &[],
+    );
+    let s = sections(&format!("=== v\n{out}"));
+    let v = kv(&s["v"]);
+    assert_eq!(v["written"], "ok", "{out}");
+    assert_eq!(v["data"], "bundle-data");
+    let entries: Vec<_> = fs::read_dir(&victim).unwrap().flatten().collect();
+    assert!(entries.is_empty(), "the host dir was touched: {entries:?}");
+    let m = mountinfo(&s["mi"]);
+    let inside = victim.to_str().unwrap();
+    for d in ["x", "y"] {
+        let t = format!("{inside}/{d}");
+        let l = mount_at(&m, &t);
+        assert_eq!(l.fstype, "tmpfs", "{l:?}");
+    }
+    // ...created under the rootfs instead.
+    let rel = victim.strip_prefix("/").unwrap();
+    assert!(b.rootfs().join(rel).join("x").is_dir());
+    assert!(b.rootfs().join(rel).join("y").is_dir());
+    assert!(host_mounts_of(&victim).is_empty());
 }
