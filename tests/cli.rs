@@ -165,6 +165,18 @@ fn global_options_are_accepted() {
         .args(["run", "--bundle", b.dir.to_str().unwrap(), &id]);
     env.run_cmd(c, "run", TIMEOUT).ok();
     env.assert_clean(&id, &b);
+    // create/run options clients pass that change nothing here.
+    let id = env.id("opts");
+    env.hull(&[
+        "run",
+        "--no-new-keyring",
+        "--no-subreaper",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id,
+    ])
+    .ok();
+    env.assert_clean(&id, &b);
     // Unknown --log-format and a missing command are errors.
     env.hull(&["--log-format", "xml", "list"])
         .fails_with(1, &["xml"]);

@@ -583,3 +583,49 @@ fn stopped_container_deletes_without_force() {
     env.hull(&["delete", &id]).ok();
     env.assert_clean(&id, &b);
 }
+
+#[test]
+fn init_killed_from_outside_is_stopped() {
+    // The container's process dies without hull being asked: state says stopped, pid 0, and
+    // a plain delete cleans up.
+    let env = Env::new("ext_kill");
+    let b = env.bundle();
+    b.args(&["sleep", "1000"]);
+    let id = env.id("c");
+    env.hull(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), &id])
+        .ok();
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    // SAFETY: plain kill of the container's init, a process of this test's making.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let s = env.wait_status(&id, "stopped", SECS);
+    check_state(&s, &id, &b, "stopped");
+    env.hull(&["kill", &id, "9"])
+        .fails_with(1, &["container not running"]);
+    env.hull(&["delete", &id]).ok();
+    env.assert_clean(&id, &b);
+}
+
+#[test]
+fn stdio_is_inherited_without_terminal() {
+    let env = Env::new("stdio");
+    let b = env.bundle();
+    b.script("cat; echo to-stderr >&2; echo fd0=$(readlink /proc/self/fd/0)");
+    let input = env.path("input");
+    fs::write(&input, "line one\nline two\n").unwrap();
+    let id = env.id("c");
+    let mut c = env.cmd();
+    c.args(["run", "--bundle", b.dir.to_str().unwrap(), &id])
+        .stdin(fs::File::open(&input).unwrap());
+    let out = env.run_cmd(c, "run", TIMEOUT);
+    out.ok();
+    let want = format!("line one\nline two\nfd0={}\n", input.display());
+    assert_eq!(
+        out.stdout, want,
+        "stdin reaches the process; stdout is hull's"
+    );
+    assert_eq!(
+        out.stderr, "to-stderr\n",
+        "stderr is hull's, with nothing else"
+    );
+    env.assert_clean(&id, &b);
+}
