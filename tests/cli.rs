@@ -182,3 +182,29 @@ fn global_options_are_accepted() {
         .fails_with(1, &["xml"]);
     assert_eq!(env.hull(&[]).code, 1);
 }
+
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    // `hull features | head -1`, `hull list | head`: a reader that goes away must not make
+    // hull panic (exit 101 with a Rust backtrace on stderr).
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let env = Env::new("epipe");
+    for args in [vec!["features"], vec!["list"], vec!["--version"]] {
+        let mut p = [0; 2];
+        assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        let (r, w) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
+        drop(r); // nobody will ever read
+        let err = env.path("stderr");
+        let child = env
+            .cmd()
+            .args(&args)
+            .stdout(std::process::Stdio::from(w))
+            .stderr(fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        let st = wait_timeout(child, TIMEOUT, "hull with a closed stdout");
+        let stderr = fs::read_to_string(&err).unwrap();
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_ne!(status_code(st), 101, "{args:?}: {stderr}");
+    }
+}

@@ -1066,3 +1066,27 @@ fn mount_targets_stay_inside_rootfs() {
     assert!(b.rootfs().join(rel).join("y").is_dir());
     assert!(host_mounts_of(&victim).is_empty());
 }
+
+#[test]
+fn missing_cwd_is_created() {
+    // runc creates process.cwd (0755) in the rootfs when it does not exist.
+    let env = Env::new("mkcwd");
+    let b = env.bundle();
+    b.edit(|c| c["process"]["cwd"] = json!("/new/cwd"));
+    let out = run_script(&env, &b, "pwd", &[]);
+    assert_eq!(out.trim(), "/new/cwd");
+    let meta = fs::metadata(b.rootfs().join("new/cwd")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o755);
+}
+
+#[test]
+fn fifo_device_entry() {
+    let env = Env::new("fifodev");
+    let b = env.bundle();
+    b.edit(|c| {
+        c["linux"]["devices"] = json!([{"path": "/dev/myfifo", "type": "p", "fileMode": 0o600}]);
+    });
+    let out = run_script(&env, &b, "stat -c '%F %a %u:%g' /dev/myfifo", &[]);
+    assert_eq!(out.trim(), "fifo 600 0:0");
+}

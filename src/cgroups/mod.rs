@@ -287,15 +287,19 @@ pub fn apply_resources(
             "linux.resources: resource limits on a cgroup v2-only host are not implemented by this build of hull yet".into(),
         ));
     }
+    // Device nodes from linux.devices are allowed in the device cgroup. Fifos are not
+    // devices to the cgroup (v1 only takes a, b and c rules), so they need no rule.
     let devices: Vec<String> = spec_devices
         .iter()
-        .map(|d| {
+        .filter_map(|d| {
             let t = match d.typ() {
                 oci_spec::runtime::LinuxDeviceType::B => "b",
-                oci_spec::runtime::LinuxDeviceType::P => "p",
-                _ => "c",
+                oci_spec::runtime::LinuxDeviceType::C | oci_spec::runtime::LinuxDeviceType::U => {
+                    "c"
+                }
+                _ => return None,
             };
-            format!("{t} {}:{} rwm", d.major(), d.minor())
+            Some(format!("{t} {}:{} rwm", d.major(), d.minor()))
         })
         .collect();
     v1::apply(dirs, r, &devices)

@@ -332,17 +332,24 @@ pub fn apply(
         ));
     }
     if let Some(rules) = r.devices() {
-        let mut lines: Vec<(bool, String)> =
-            rules.iter().map(|d| (d.allow(), device_rule(d))).collect();
-        lines.extend(default_allow().into_iter().map(|l| (true, l)));
-        lines.extend(devices.iter().map(|l| (true, l.clone())));
-        for (allow, rule) in lines {
+        let f = "linux.resources.devices";
+        let mut lines: Vec<(bool, String, &str)> = rules
+            .iter()
+            .map(|d| (d.allow(), device_rule(d), f))
+            .collect();
+        lines.extend(
+            default_allow()
+                .into_iter()
+                .map(|l| (true, l, "the default device rules")),
+        );
+        lines.extend(devices.iter().map(|l| (true, l.clone(), "linux.devices")));
+        for (allow, rule, field) in lines {
             let file = if allow {
                 "devices.allow"
             } else {
                 "devices.deny"
             };
-            w.write("devices", file, &rule, "linux.resources.devices")?;
+            w.write("devices", file, &rule, field)?;
         }
     }
     Ok(())

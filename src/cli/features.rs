@@ -97,7 +97,7 @@ pub fn run(_rt: &Runtime, _a: Args) -> Result<i32> {
             "io.github.hull.version": env!("CARGO_PKG_VERSION")
         }
     });
-    println!(
+    crate::out!(
         "{}",
         serde_json::to_string_pretty(&doc).map_err(|e| Error::msg(e.to_string()))?
     );

@@ -14,12 +14,12 @@ pub fn run(rt: &Runtime, a: Args) -> Result<i32> {
     let states = hull::list(rt)?;
     if a.quiet {
         for s in &states {
-            println!("{}", s.id);
+            crate::out!("{}", s.id);
         }
         return Ok(0);
     }
     match a.format.as_str() {
-        "json" => println!(
+        "json" => crate::out!(
             "{}",
             serde_json::to_string(&states).map_err(|e| Error::msg(e.to_string()))?
         ),
@@ -54,7 +54,7 @@ pub fn run(rt: &Runtime, a: Args) -> Result<i32> {
                         line.push_str(&format!("{c:<w$}", w = widths[i]));
                     }
                 }
-                println!("{line}");
+                crate::out!("{line}");
             }
         }
         other => {

@@ -87,6 +87,16 @@ enum Command {
     Features(features::Args),
 }
 
+/// println! that does not panic when stdout is a closed pipe (`hull features | head -1`):
+/// like runc, the output just stops.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -97,12 +107,12 @@ pub fn main() -> i32 {
         }
     };
     if cli.version {
-        println!("hull version {}", env!("CARGO_PKG_VERSION"));
-        println!(
+        out!("hull version {}", env!("CARGO_PKG_VERSION"));
+        out!(
             "commit: {}",
             option_env!("HULL_COMMIT").unwrap_or("unknown")
         );
-        println!("spec: {}", hull::state::OCI_VERSION);
+        out!("spec: {}", hull::state::OCI_VERSION);
         return 0;
     }
     let format = match cli.log_format.as_str() {

@@ -17,7 +17,7 @@ pub fn run(rt: &Runtime, a: Args) -> Result<i32> {
     let pids = hull::lifecycle::pids(rt, &a.id)?;
     match a.format.as_str() {
         "json" => {
-            println!(
+            crate::out!(
                 "{}",
                 serde_json::to_string(&pids).map_err(|e| Error::msg(e.to_string()))?
             );
@@ -49,14 +49,14 @@ pub fn run(rt: &Runtime, a: Args) -> Result<i32> {
                 .ok_or_else(|| {
                     Error::msg(format!("ps {}: output has no PID column", args.join(" ")))
                 })?;
-            println!("{header}");
+            crate::out!("{header}");
             for l in lines {
                 if l.split_whitespace()
                     .nth(col)
                     .and_then(|p| p.parse::<i32>().ok())
                     .is_some_and(|p| pids.contains(&p))
                 {
-                    println!("{l}");
+                    crate::out!("{l}");
                 }
             }
             Ok(0)

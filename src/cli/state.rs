@@ -7,7 +7,7 @@ pub struct Args {
 
 pub fn run(rt: &Runtime, a: Args) -> Result<i32> {
     let s = hull::lifecycle::state(rt, &a.id)?;
-    println!(
+    crate::out!(
         "{}",
         serde_json::to_string_pretty(&s).map_err(|e| hull::Error::msg(e.to_string()))?
     );

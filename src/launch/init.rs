@@ -133,6 +133,9 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
         .map(seccomp::Prepared::new)
         .transpose()?;
     let root = rootfs::prepare(spec, a.rootfs, a.plan.in_userns)?;
+    // A missing cwd is created (0755, inside the root), as runc does, before the root can
+    // become read-only.
+    rootfs::resolve::mkdir_all(root.as_raw_fd(), process.cwd())?;
     // Hooks: the parent runs prestart/createRuntime now (mounts done, no pivot yet); we run
     // createContainer here, in the container's namespaces, and startContainer just before exec.
     let needs_state = filter.as_ref().is_some_and(|f| f.needs_state());

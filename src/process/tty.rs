@@ -98,7 +98,7 @@ pub fn send_master(socket: RawFd, pty: &Pty) -> Result<()> {
         socket,
         &iov,
         &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
+        MsgFlags::MSG_NOSIGNAL,
         None,
     )
     .ctx("send pty master to", "console socket")?;

@@ -204,7 +204,7 @@ impl Prepared {
                 sock.as_raw_fd(),
                 &iov,
                 &[nix::sys::socket::ControlMessage::ScmRights(&fds)],
-                nix::sys::socket::MsgFlags::empty(),
+                nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
                 None,
             )
             .map_err(|e| Error::msg(format!("seccomp: send notify fd to the listener: {e}")))?;
