@@ -1,6 +1,11 @@
 //! dock: the Docker-level layer (images, registries, bundles) on top of hull.
-//! Image pulling and running land in later issues; the crate exists so the workspace layout is
-//! the agreed one from the start.
+//!
+//! This part covers images: [`reference`] parses image references as docker does,
+//! [`registry`] talks to distribution API v2 registries, and [`store`] keeps pulled images in an
+//! OCI image layout on disk.
+
+pub mod digest;
+pub mod reference;
 
 /// The runtime dock drives, re-exported so callers need one dependency.
 pub use hull;
