@@ -787,6 +787,12 @@ impl Registry {
         Ok(false)
     }
 
+    /// Check that the configured credentials are accepted (`GET /v2/` with auth).
+    pub fn check_login(&self) -> Result<(), RegistryError> {
+        let req = self.get("/v2/".into(), String::new(), Vec::new());
+        self.send(&req).map(|_| ())
+    }
+
     /// PUT a manifest under a tag or digest.
     pub fn put_manifest(
         &self,
