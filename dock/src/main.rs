@@ -15,7 +15,16 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = cli::run(args) {
-        eprintln!("dock: {e:#}");
+        // Library errors already spell out their causes; add only causes not yet said.
+        let mut msg = e.to_string();
+        for cause in e.chain().skip(1) {
+            let c = cause.to_string();
+            if !msg.contains(&c) {
+                msg.push_str(": ");
+                msg.push_str(&c);
+            }
+        }
+        eprintln!("dock: {msg}");
         std::process::exit(1);
     }
 }
