@@ -35,6 +35,43 @@ pub fn push(
     target: &Reference,
     progress: &Progress,
 ) -> Result<Pushed, PushError> {
+    push_with(
+        client,
+        store,
+        source,
+        target,
+        &PushOptions::default(),
+        progress,
+    )
+}
+
+/// Push settings.
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    /// Upload in chunks of this many bytes (PATCH) instead of one PUT.
+    pub chunk: Option<u64>,
+    /// Try cross-repository mounts.
+    pub mount: bool,
+}
+
+impl Default for PushOptions {
+    fn default() -> Self {
+        PushOptions {
+            chunk: None,
+            mount: true,
+        }
+    }
+}
+
+/// [`push`] with options.
+pub fn push_with(
+    client: &Client,
+    store: &Store,
+    source: &Reference,
+    target: &Reference,
+    opts: &PushOptions,
+    progress: &Progress,
+) -> Result<Pushed, PushError> {
     let err = |source: RegistryError| PushError {
         image: target.to_string(),
         source,
@@ -70,13 +107,16 @@ pub fn push(
             progress.line(&format!("{label}: layer already exists"));
             continue;
         }
-        let from = mount_sources.get(&b.digest).map(String::as_str);
+        let from = mount_sources
+            .get(&b.digest)
+            .map(String::as_str)
+            .filter(|_| opts.mount);
         let body = Body::File {
             path: store.blob_path(&b.digest),
             len: size,
         };
         let mounted = registry
-            .upload_blob(&target.path, &b.digest, body, from)
+            .upload_blob_with(&target.path, &b.digest, body, from, opts.chunk)
             .map_err(err)?;
         if mounted {
             out.mounted += 1;

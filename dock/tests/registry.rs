@@ -104,6 +104,21 @@ fn push_to_second_repository_then_pull_gives_identical_digests() {
     let again = d.run(&["push", &dst]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 
+    // Chunked upload (PATCH with Content-Range, then PUT) without mounts, to a third repository.
+    let chunked = format!("{}/chunked/app:v3", reg.host);
+    d.ok(&["tag", &src, &chunked]);
+    let out = d.run(&["push", "--no-mount", "--chunk-size", "65536", &chunked]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "chunked push failed: {stderr}");
+    assert!(!stderr.contains("mounted"), "{stderr}");
+    let c = Dock::new();
+    c.ok(&["pull", &chunked]);
+    assert_eq!(
+        c.index()["manifests"][0]["digest"],
+        img.manifest.digest.to_string()
+    );
+    c.verify_store();
+
     let fresh = Dock::new();
     fresh.ok(&["pull", &dst]);
     let a = d.index()["manifests"][0]["digest"].clone();

@@ -741,14 +741,27 @@ impl Registry {
         }
     }
 
-    /// Upload a blob (monolithic: POST to open an upload, PUT the bytes with the digest), trying
-    /// a cross-repository mount from `mount_from` first. Returns true if it was mounted.
+    /// Upload a blob, trying a cross-repository mount from `mount_from` first. Monolithic: POST
+    /// to open an upload, PUT the bytes with the digest. Chunked: PATCH `chunk` bytes at a time
+    /// with Content-Range, then PUT the digest. Returns true if the blob was mounted.
     pub fn upload_blob(
         &self,
         repo: &str,
         digest: &Digest,
         body: Body,
         mount_from: Option<&str>,
+    ) -> Result<bool, RegistryError> {
+        self.upload_blob_with(repo, digest, body, mount_from, None)
+    }
+
+    /// [`Registry::upload_blob`] with an optional chunk size (chunked upload when given).
+    pub fn upload_blob_with(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        body: Body,
+        mount_from: Option<&str>,
+        chunk: Option<u64>,
     ) -> Result<bool, RegistryError> {
         let mut scope_s = scope(repo, "pull,push");
         let mut url = format!("/v2/{repo}/blobs/uploads/");
@@ -768,23 +781,75 @@ impl Registry {
         if resp.status() == 201 {
             return Ok(true);
         }
-        let location = resp
-            .header("location")
-            .ok_or_else(|| RegistryError::Protocol {
-                url: resp.get_url().to_string(),
-                detail: "upload start without Location".into(),
-            })?;
-        let upload = resolve(resp.get_url(), location);
+        let mut upload = location(&resp).map_err(|e| e.for_blob(digest))?;
+        let body = match (chunk, body) {
+            (Some(chunk), Body::File { path, len }) if chunk > 0 => {
+                upload = self
+                    .patch_chunks(&upload, &scope_s, &path, len, chunk)
+                    .map_err(|e| e.for_blob(digest))?;
+                Body::Empty
+            }
+            (_, body) => body,
+        };
         let sep = if upload.contains('?') { '&' } else { '?' };
+        let mut headers = vec![(
+            "Content-Type".to_string(),
+            "application/octet-stream".to_string(),
+        )];
+        if matches!(body, Body::Empty) {
+            headers.push(("Content-Length".into(), "0".into()));
+        }
         let put = Req {
             method: "PUT",
             url: format!("{upload}{sep}digest={digest}"),
             scope: scope_s,
-            headers: vec![("Content-Type".into(), "application/octet-stream".into())],
+            headers,
             body,
         };
         self.send(&put).map_err(|e| e.for_blob(digest))?;
         Ok(false)
+    }
+
+    fn patch_chunks(
+        &self,
+        upload: &str,
+        scope_s: &str,
+        path: &std::path::Path,
+        len: u64,
+        chunk: u64,
+    ) -> Result<String, RegistryError> {
+        use std::io::{Seek, SeekFrom};
+        let io = |e: std::io::Error| RegistryError::Transport {
+            method: "PATCH".into(),
+            url: upload.to_string(),
+            detail: format!("read {}: {e}", path.display()),
+        };
+        let mut f = std::fs::File::open(path).map_err(io)?;
+        let mut upload = upload.to_string();
+        let mut offset = 0u64;
+        while offset < len {
+            let n = chunk.min(len - offset);
+            let mut buf = vec![0u8; n as usize];
+            f.seek(SeekFrom::Start(offset)).map_err(io)?;
+            f.read_exact(&mut buf).map_err(io)?;
+            let req = Req {
+                method: "PATCH",
+                url: upload.clone(),
+                scope: scope_s.to_string(),
+                headers: vec![
+                    ("Content-Type".into(), "application/octet-stream".into()),
+                    (
+                        "Content-Range".into(),
+                        format!("{offset}-{}", offset + n - 1),
+                    ),
+                ],
+                body: Body::Bytes(buf),
+            };
+            let resp = self.send(&req)?;
+            upload = location(&resp)?;
+            offset += n;
+        }
+        Ok(upload)
     }
 
     /// Check that the configured credentials are accepted (`GET /v2/` with auth).
@@ -811,6 +876,17 @@ impl Registry {
         self.send(&req)?;
         Ok(())
     }
+}
+
+/// The absolute upload URL from a response's Location header.
+fn location(resp: &ureq::Response) -> Result<String, RegistryError> {
+    let loc = resp
+        .header("location")
+        .ok_or_else(|| RegistryError::Protocol {
+            url: resp.get_url().to_string(),
+            detail: format!("HTTP {} without Location", resp.status()),
+        })?;
+    Ok(resolve(resp.get_url(), loc))
 }
 
 /// `scheme://host:port` of a URL.
