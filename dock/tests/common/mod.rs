@@ -593,7 +593,11 @@ impl Dock {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_dock"));
+        let bin = option_env!("CARGO_BIN_EXE_dock")
+            .map(String::from)
+            .or_else(|| std::env::var("DOCK_BIN").ok())
+            .expect("the dock binary (CARGO_BIN_EXE_dock or DOCK_BIN)");
+        let mut c = Command::new(bin);
         c.arg("--root")
             .arg(self.root.path())
             .args(args)
