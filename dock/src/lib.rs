@@ -4,6 +4,7 @@
 //! [`registry`] talks to distribution API v2 registries, [`store`] keeps images in an OCI image
 //! layout on disk, and [`pull`]/[`push`] move images between the two.
 
+pub mod archive;
 pub mod digest;
 pub mod manifest;
 pub mod progress;

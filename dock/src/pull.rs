@@ -10,7 +10,7 @@ use crate::manifest::{
 use crate::progress::Progress;
 use crate::reference::Reference;
 use crate::registry::{Client, Registry, RegistryError};
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
@@ -76,7 +76,7 @@ pub fn pull(
         Ok(p) => Ok(p),
         Err(source) => {
             let added = added.into_inner().unwrap_or_else(|e| e.into_inner());
-            if let Err(e) = remove_unreferenced(store, &added) {
+            if let Err(e) = store.remove_unreferenced(&added) {
                 tracing::warn!("cleaning up after failed pull: {e}");
             }
             Err(PullError {
@@ -85,22 +85,6 @@ pub fn pull(
             })
         }
     }
-}
-
-/// Undo a failed pull's blobs, under the exclusive gc lock so that a concurrent pull that found
-/// one of them present has either named its image already or not started yet.
-fn remove_unreferenced(store: &Store, added: &BTreeSet<Digest>) -> Result<(), StoreError> {
-    if added.is_empty() {
-        return Ok(());
-    }
-    let _g = store.gc_lock()?;
-    let keep = store.reachable()?;
-    for d in added {
-        if !keep.contains(d) {
-            let _ = std::fs::remove_file(store.blob_path(d));
-        }
-    }
-    Ok(())
 }
 
 fn pull_locked(

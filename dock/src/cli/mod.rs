@@ -2,10 +2,12 @@
 
 mod images;
 mod inspect;
+mod load;
 mod login;
 mod pull;
 mod push;
 mod rmi;
+mod save;
 mod tag;
 
 use anyhow::{Context, Result};
@@ -55,6 +57,10 @@ pub enum Command {
     Rmi(rmi::Args),
     /// Show an image's details as JSON
     Inspect(inspect::Args),
+    /// Write images to a tar archive (OCI layout + docker manifest.json)
+    Save(save::Args),
+    /// Read images from an OCI layout tar or a docker archive
+    Load(load::Args),
     /// Give an image another name
     Tag(tag::Args),
     /// Save credentials for a registry
@@ -72,6 +78,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Rmi(a) => rmi::run(&ctx, a),
         Command::Inspect(a) => inspect::run(&ctx, a),
         Command::Tag(a) => tag::run(&ctx, a),
+        Command::Save(a) => save::run(&ctx, a),
+        Command::Load(a) => load::run(&ctx, a),
         Command::Login(a) => login::run(&ctx, a),
         Command::Gc => {
             let stats = ctx.store()?.gc()?;

@@ -19,8 +19,13 @@ impl Store {
     /// Every blob reachable from index.json. A referenced manifest that cannot be read makes the
     /// whole collection fail: deleting on a guess could lose data.
     pub fn reachable(&self) -> Result<BTreeSet<Digest>, StoreError> {
+        self.closure(self.index()?.manifests)
+    }
+
+    /// Every blob reachable from `roots` (manifests not stored are not followed).
+    pub fn closure(&self, roots: Vec<Descriptor>) -> Result<BTreeSet<Digest>, StoreError> {
         let mut seen = BTreeSet::new();
-        let mut todo: Vec<Descriptor> = self.index()?.manifests;
+        let mut todo: Vec<Descriptor> = roots;
         while let Some(d) = todo.pop() {
             if !seen.insert(d.digest.clone()) {
                 continue;
@@ -44,6 +49,23 @@ impl Store {
             }
         }
         Ok(seen)
+    }
+
+    /// Remove those of `added` (blobs an operation stored before it failed, or extra files a
+    /// load stored) that nothing references. Takes the exclusive gc lock, so an operation that
+    /// found one of them present has named its image already or not started yet.
+    pub fn remove_unreferenced(&self, added: &BTreeSet<Digest>) -> Result<(), StoreError> {
+        if added.is_empty() {
+            return Ok(());
+        }
+        let _g = self.gc_lock()?;
+        let keep = self.reachable()?;
+        for d in added {
+            if !keep.contains(d) {
+                let _ = fs::remove_file(self.blob_path(d));
+            }
+        }
+        Ok(())
     }
 
     /// Remove unreferenced blobs and stale temporary files.
@@ -84,6 +106,12 @@ impl Store {
         if let Ok(entries) = fs::read_dir(&ingest) {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with("tmp-") {
+                    // Unnamed content being stored by `load`; no loader runs during gc.
+                    let _ = fs::remove_file(entry.path());
+                    stats.temp_files_removed += 1;
+                    continue;
+                }
                 let Some(stem) = name.strip_suffix(".partial") else {
                     continue;
                 };

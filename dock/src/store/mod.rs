@@ -254,6 +254,75 @@ impl Store {
         Ok(d)
     }
 
+    /// Store content from a reader. With `expected` the content is verified against that digest
+    /// and size; without, it is stored under its sha256. Returns the digest and size.
+    pub fn put_blob_reader(
+        &self,
+        reader: &mut dyn Read,
+        expected: Option<(&Digest, u64)>,
+    ) -> Result<(Digest, u64, bool), StoreError> {
+        let mut buf = vec![0u8; 1 << 16];
+        if let Some((d, size)) = expected {
+            let mut ingest = self.ingest(d, size)?;
+            if ingest.already_present() {
+                std::io::copy(reader, &mut io::sink()).map_err(io_err("read", &self.root))?;
+                return Ok((d.clone(), size, false));
+            }
+            ingest.restart()?;
+            loop {
+                let n = reader.read(&mut buf).map_err(io_err("read", &self.root))?;
+                if n == 0 {
+                    break;
+                }
+                if let Err(e) = ingest.write(&buf[..n]) {
+                    ingest.discard();
+                    return Err(e);
+                }
+            }
+            ingest.commit()?;
+            return Ok((d.clone(), size, true));
+        }
+        let tmp = self
+            .root
+            .join("ingest")
+            .join(format!("tmp-{}-{}", std::process::id(), unique()));
+        let result = (|| {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(io_err("create", &tmp))?;
+            let mut h = Hasher::new(crate::digest::Algorithm::Sha256);
+            let mut n_total = 0u64;
+            loop {
+                let n = reader.read(&mut buf).map_err(io_err("read", &tmp))?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+                f.write_all(&buf[..n]).map_err(io_err("write", &tmp))?;
+                n_total += n as u64;
+            }
+            f.sync_all().map_err(io_err("fsync", &tmp))?;
+            let d = h.finish();
+            let dest = self.blob_path(&d);
+            if dest.exists() {
+                let _ = fs::remove_file(&tmp);
+                return Ok((d, n_total, false));
+            }
+            fs::rename(&tmp, &dest).map_err(io_err("rename", &dest))?;
+            if let Some(dir) = dest.parent() {
+                sync_dir(dir);
+            }
+            Ok((d, n_total, true))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
     /// Start (or resume) writing a blob. Blocks while another process writes the same blob.
     pub fn ingest(&self, expected: &Digest, size: u64) -> Result<Ingest, StoreError> {
         Ingest::open(self, expected, size)
