@@ -235,11 +235,21 @@ impl Manifest {
 
 impl ImageIndex {
     /// The entry for `want`, skipping attestation manifests (platform unknown/unknown).
+    /// An index whose only image entry has no platform yields that entry.
     pub fn select(&self, want: &Platform) -> Option<&Descriptor> {
-        self.manifests.iter().find(|d| {
-            ACCEPT.contains(&d.media_type.as_str())
-                && d.platform.as_ref().is_some_and(|p| want.matches(p))
-        })
+        let images: Vec<&Descriptor> = self
+            .manifests
+            .iter()
+            .filter(|d| ACCEPT.contains(&d.media_type.as_str()) || d.media_type.is_empty())
+            .collect();
+        if let [only] = images.as_slice() {
+            if only.platform.is_none() {
+                return Some(only);
+            }
+        }
+        images
+            .into_iter()
+            .find(|d| d.platform.as_ref().is_some_and(|p| want.matches(p)))
     }
 
     /// The platforms the index offers, for error messages.

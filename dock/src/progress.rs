@@ -59,7 +59,7 @@ impl Progress {
                 let bar = m.add(ProgressBar::new(size));
                 bar.set_style(
                     ProgressStyle::with_template(
-                        "{prefix}: {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+                        "{prefix}: {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
                     )
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
                 );
