@@ -114,6 +114,7 @@ impl<'de> serde::Deserialize<'de> for Digest {
 }
 
 /// Incremental hashing for a digest of a given algorithm, used while streaming.
+#[derive(Clone)]
 pub enum Hasher {
     Sha256(Sha256),
     Sha512(Sha512),

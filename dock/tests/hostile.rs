@@ -315,3 +315,60 @@ fn killed_pull_resumes_and_leaves_no_garbage() {
     let out = d.ok(&["gc"]);
     assert!(out.contains("removed 0 blobs"), "{out}");
 }
+
+/// A leftover partial download whose bytes are wrong is detected after resuming and the blob
+/// is fetched again from byte 0.
+#[test]
+fn corrupt_leftover_partial_is_refetched() {
+    let img = make_image("amd64", vec![small_layer("p", &vec![3u8; 100_000])], false);
+    let layer = img.layers[0].clone();
+    let i2 = img.clone();
+    let full_gets = Arc::new(AtomicUsize::new(0));
+    let fg = full_gets.clone();
+    let server = FakeServer::start(move |req| {
+        if req.path == "/v2/" {
+            return HttpResponse::new(200);
+        }
+        if req.path == "/v2/p/app/manifests/1" {
+            return HttpResponse::new(200).body(&i2.manifest.media_type, i2.manifest.data.clone());
+        }
+        for b in std::iter::once(&i2.config).chain(i2.layers.iter()) {
+            if req.path == format!("/v2/p/app/blobs/{}", b.digest) {
+                if let Some(r) = req.header("range") {
+                    let start: usize = r
+                        .trim_start_matches("bytes=")
+                        .trim_end_matches('-')
+                        .parse()
+                        .unwrap();
+                    return HttpResponse::new(206)
+                        .header(
+                            "Content-Range",
+                            &format!("bytes {start}-{}/{}", b.data.len() - 1, b.data.len()),
+                        )
+                        .body("application/octet-stream", b.data[start..].to_vec());
+                }
+                fg.fetch_add(1, Ordering::SeqCst);
+                return HttpResponse::new(200).body("application/octet-stream", b.data.clone());
+            }
+        }
+        HttpResponse::new(404)
+    });
+    let d = Dock::new();
+    d.ok(&["images"]);
+    let partial = d
+        .root
+        .path()
+        .join("ingest")
+        .join(format!("sha256-{}.partial", layer.digest.hex()));
+    let mut junk = layer.data[..layer.data.len() / 2].to_vec();
+    junk[10] ^= 0xff;
+    std::fs::write(&partial, junk).unwrap();
+    d.ok(&["pull", &format!("{}/p/app:1", server.addr)]);
+    d.verify_store();
+    assert!(!partial.exists());
+    assert_eq!(
+        full_gets.load(Ordering::SeqCst),
+        2,
+        "config + the layer once from byte 0"
+    );
+}

@@ -646,8 +646,21 @@ impl Registry {
             return Ok(());
         }
         let mut attempt = 0;
+        // Data left by an interrupted earlier attempt is trusted only if the whole blob verifies;
+        // otherwise the download starts over once from byte 0.
+        let mut resumed = ingest.offset() > 0;
         let result = loop {
             match self.fetch_blob_once(repo, desc, &mut ingest, on_bytes) {
+                Ok(()) if resumed && !ingest.is_complete_and_valid() => {
+                    tracing::debug!(
+                        "blob {}: resumed data does not verify; restarting",
+                        desc.digest
+                    );
+                    resumed = false;
+                    if let Err(e) = ingest.restart() {
+                        break Err(e.into());
+                    }
+                }
                 Ok(()) => break Ok(()),
                 Err(e @ RegistryError::Transport { .. }) if attempt < self.client.opts.retries => {
                     tracing::debug!("blob {}: {e}; resuming", desc.digest);

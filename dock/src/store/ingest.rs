@@ -151,6 +151,11 @@ impl Ingest {
         Ok(())
     }
 
+    /// Whether what was written so far is exactly the expected blob (does not commit).
+    pub fn is_complete_and_valid(&self) -> bool {
+        self.present || (self.written == self.size && self.hasher.clone().finish() == self.expected)
+    }
+
     /// Verify size and digest, then move the blob into place. On a mismatch the partial file is
     /// removed, so the next attempt starts clean.
     pub fn commit(mut self) -> Result<(), StoreError> {
