@@ -135,3 +135,65 @@ fn save_load_round_trip_and_skopeo_archives() {
     );
     assert_eq!(before, c.snapshot());
 }
+
+/// The legacy `docker save` layout: `<id>/layer.tar` directories, a duplicate layer as a
+/// symlink, `<config>.json`, `manifest.json` and `repositories`.
+#[test]
+fn load_legacy_docker_archive_with_symlinked_layer() {
+    let layer_a = b"layer-a-uncompressed-tar-stand-in".to_vec();
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux", "created": "2024-01-02T03:04:05Z",
+        "rootfs": {"type": "layers", "diff_ids": [
+            dock::digest::Digest::sha256_of(&layer_a).to_string(),
+            dock::digest::Digest::sha256_of(&layer_a).to_string()
+        ]}
+    });
+    let config = serde_json::to_vec(&config).unwrap();
+    let config_digest = dock::digest::Digest::sha256_of(&config);
+    let mut tar_bytes = Vec::new();
+    {
+        let mut b = tar::Builder::new(&mut tar_bytes);
+        let file = |b: &mut tar::Builder<&mut Vec<u8>>, name: &str, data: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            b.append_data(&mut h, name, data).unwrap();
+        };
+        file(&mut b, &format!("{}.json", config_digest.hex()), &config);
+        file(&mut b, "aaa/VERSION", b"1.0");
+        file(&mut b, "aaa/json", b"{}");
+        file(&mut b, "aaa/layer.tar", &layer_a);
+        let mut l = tar::Header::new_gnu();
+        l.set_entry_type(tar::EntryType::Symlink);
+        l.set_size(0);
+        b.append_link(&mut l, "bbb/layer.tar", "../aaa/layer.tar")
+            .unwrap();
+        let manifest = serde_json::json!([{
+            "Config": format!("{}.json", config_digest.hex()),
+            "RepoTags": ["legacy/app:old"],
+            "Layers": ["aaa/layer.tar", "bbb/layer.tar"]
+        }]);
+        file(&mut b, "manifest.json", manifest.to_string().as_bytes());
+        file(&mut b, "repositories", br#"{"legacy/app":{"old":"aaa"}}"#);
+        b.finish().unwrap();
+    }
+    let tmp = TempDir::new("legacy");
+    let path = tmp.path().join("legacy.tar");
+    std::fs::write(&path, &tar_bytes).unwrap();
+    let d = Dock::new();
+    let out = d.ok(&["load", "-i", path.to_str().unwrap()]);
+    assert!(out.contains("Loaded image: legacy/app:old"), "{out}");
+    let info = stored_config(&d, "legacy/app:old");
+    assert_eq!(info["Id"], config_digest.to_string());
+    let layers = info["Layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2);
+    assert_eq!(layers[0]["digest"], layers[1]["digest"]);
+    assert_eq!(
+        layers[0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar"
+    );
+    d.verify_store();
+    // Only config, one layer and the made manifest are kept (VERSION/json were dropped).
+    assert_eq!(d.snapshot().0.len(), 3, "{:?}", d.snapshot().0);
+}
