@@ -167,6 +167,7 @@ impl fmt::Display for Platform {
 
 /// A parsed manifest document of either kind.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // short-lived; boxing would only add noise at every match
 pub enum Manifest {
     Image(ImageManifest),
     Index(ImageIndex),

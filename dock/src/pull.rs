@@ -280,7 +280,7 @@ fn fetch_all(
                 }
                 let r = store
                     .ingest(&desc.digest, desc.size)
-                    .map_err(|e| RegistryError::from(e))
+                    .map_err(RegistryError::from)
                     .and_then(|ingest| {
                         let present = ingest.already_present();
                         let item = progress.item(&label, desc.size);
