@@ -1,6 +1,18 @@
 //! dock: the Docker-level layer (images, registries, bundles) on top of hull.
-//! Image pulling and running land in later issues; the crate exists so the workspace layout is
-//! the agreed one from the start.
+//!
+//! This part covers images: [`reference`] parses image references as docker does,
+//! [`registry`] talks to distribution API v2 registries, [`store`] keeps images in an OCI image
+//! layout on disk, and [`pull`]/[`push`] move images between the two.
+
+pub mod archive;
+pub mod digest;
+pub mod manifest;
+pub mod progress;
+pub mod pull;
+pub mod push;
+pub mod reference;
+pub mod registry;
+pub mod store;
 
 /// The runtime dock drives, re-exported so callers need one dependency.
 pub use hull;

@@ -1,4 +1,30 @@
+//! The `dock` command: a docker-like CLI over the dock library.
+
+mod cli;
+
+use clap::Parser;
+
 fn main() {
-    eprintln!("dock: no commands yet (image pull and run are not implemented in this build)");
-    std::process::exit(1);
+    let args = cli::Cli::parse();
+    let filter = if args.debug { "debug" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DOCK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = cli::run(args) {
+        // Library errors already spell out their causes; add only causes not yet said.
+        let mut msg = e.to_string();
+        for cause in e.chain().skip(1) {
+            let c = cause.to_string();
+            if !msg.contains(&c) {
+                msg.push_str(": ");
+                msg.push_str(&c);
+            }
+        }
+        eprintln!("dock: {msg}");
+        std::process::exit(1);
+    }
 }
