@@ -164,7 +164,7 @@ pub fn run(rt: &Runtime, a: Args) -> Result<i32> {
         pid_file: a.pid_file.clone(),
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
-        seccomp: None,
+        program: None,
     };
     hull::launch::exec::exec(rt, &opts)
 }

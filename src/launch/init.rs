@@ -24,6 +24,7 @@ pub struct InitArgs<'a> {
     pub console: Option<OwnedFd>,
     pub no_pivot: bool,
     pub preserve_fds: u32,
+    pub seccomp: Option<&'a seccomp::Program>,
 }
 
 pub fn main(a: InitArgs) -> ! {
@@ -126,12 +127,8 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
 
     let terminal = process.terminal().unwrap_or(false);
     // Compiled (and the notify agent connected) now: a bad profile fails create, not start.
-    let mut filter = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.seccomp().as_ref())
-        .map(seccomp::Prepared::new)
-        .transpose()?;
+    // Compiled by the parent; the notify agent (if any) is connected now, before pivot_root.
+    let mut filter = a.seccomp.map(seccomp::Prepared::new).transpose()?;
     let root = rootfs::prepare(spec, a.rootfs, a.plan.in_userns)?;
     // A missing cwd is created (0755, inside the root), as runc does, before the root can
     // become read-only.

@@ -105,6 +105,14 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
     let cg_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
     let cg_dirs = cgroups::container_dirs(cg_path.as_deref(), &opts.id)?;
     let min_fd = 3 + opts.preserve_fds as RawFd;
+    // The filter is compiled (or taken from the cache) before anything exists, so a bad
+    // profile is an error naming it with nothing to undo.
+    let seccomp = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(|s| crate::security::seccomp::compile(s, Some(&seccomp_cache(rt))))
+        .transpose()?;
     // create changes into the bundle directory below; paths from the command line are the
     // caller's, relative to where it ran us.
     let pid_file = opts.pid_file.as_ref().map(|p| absolute(p));
@@ -179,6 +187,7 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
                 console: console_fd,
                 no_pivot: opts.no_pivot,
                 preserve_fds: opts.preserve_fds,
+                seccomp: seccomp.as_ref(),
             })
         },
         child_chan,
@@ -226,6 +235,11 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
         pid,
         spec,
     })
+}
+
+/// Compiled seccomp filters, by profile. `@` cannot appear in a container id.
+pub fn seccomp_cache(rt: &Runtime) -> PathBuf {
+    rt.root.join("@seccomp")
 }
 
 /// The state document hooks read on stdin.
