@@ -153,6 +153,10 @@ pub fn run(rt: &Runtime, a: Args) -> Result<i32> {
         }
         None => from_flags(rt, &a)?,
     };
+    hull::process::sched::check_lsm(
+        process.apparmor_profile().as_deref(),
+        process.selinux_label().as_deref(),
+    )?;
     if process.args().as_ref().is_none_or(|v| v.is_empty()) {
         return Err(Error::Config("exec: process.args is empty".into()));
     }

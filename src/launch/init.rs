@@ -178,6 +178,9 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
         tty::become_stdio(slave)?;
     }
     drop(pty);
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        crate::process::sched::set_personality(p)?;
+    }
     let ready = identity::apply(process, a.plan.in_userns, filter.as_ref())?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     identity::seal_fds(a.preserve_fds)?;

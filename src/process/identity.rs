@@ -2,7 +2,7 @@
 //! groups, no_new_privs, umask, cwd, environment, and the lookup of the program. Runs inside the
 //! container (after pivot_root, or after joining the container's mount namespace).
 
-use super::{exec, rlimits, user};
+use super::{exec, rlimits, sched, user};
 use crate::error::{Ctx, Error, Result};
 use crate::security::capabilities;
 use crate::security::seccomp::Prepared;
@@ -30,6 +30,13 @@ pub struct Ready {
 /// few of our own syscalls as possible have to pass it.
 pub fn apply(process: &Process, in_userns: bool, seccomp: Option<&Prepared>) -> Result<Ready> {
     rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))?;
+    // Before the user switch: real-time policies and classes need privileges it drops.
+    if let Some(s) = process.scheduler() {
+        sched::set_scheduler(s)?;
+    }
+    if let Some(p) = process.io_priority() {
+        sched::set_io_priority(p)?;
+    }
     if let Some(f) = seccomp.filter(|_| !process.no_new_privileges().unwrap_or(false)) {
         f.install()?;
     }
