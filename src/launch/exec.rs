@@ -64,6 +64,7 @@ fn namespaces_of(pid: i32) -> (libc::c_int, bool) {
 }
 
 pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<i32> {
+    crate::process::identity::reserve_preserved_fds(o.preserve_fds)?;
     let mut c = Container::load(&rt.root, &o.id)?;
     let program = c
         .saved
@@ -184,7 +185,7 @@ pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<i32> {
         drop(child_chan);
         drop(console);
         let reaped = ReapOnDrop(first);
-        cgroups::join(&c.saved.cgroups, first)?;
+        cgroups::join(&c.saved.cgroups, first, false)?;
         parent_chan.send(&Msg::Go)?;
         let pid = match parent_chan.recv()? {
             Some(Msg::Pid(p)) => p,

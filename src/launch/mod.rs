@@ -80,6 +80,7 @@ pub enum Console {
 
 /// Create the container: everything up to init waiting on exec.fifo.
 pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Created> {
+    crate::process::identity::reserve_preserved_fds(opts.preserve_fds)?;
     state::validate_id(&opts.id)?;
     let bundle = fs::canonicalize(&opts.bundle)
         .map_err(|e| Error::Config(format!("bundle {}: {e}", opts.bundle.display())))?;
@@ -174,8 +175,11 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
     // The child must not keep the parent's end of the sync socket (its EOF is how init learns
     // that create died) nor the state-dir lock (start would wait on it forever).
     let close_in_child = [parent_chan.0.as_raw_fd(), container.lock_fd()];
+    // On cgroup v2 init is born in its cgroup (CLONE_INTO_CGROUP) and never runs outside it.
+    let cg_target = cgroups::clone_target(&cg_dirs);
     let pid = clone_init(
         &plan,
+        cg_target.as_ref().map(|f| f.as_raw_fd()),
         &close_in_child,
         |chan| {
             init::main(init::InitArgs {
@@ -198,7 +202,7 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
     if plan.new_user {
         idmap::write(pid, &spec)?;
     }
-    cgroups::join(&cg_dirs, pid)?;
+    cgroups::join(&cg_dirs, pid, cg_target.is_some())?;
     if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         let p = format!("/proc/{pid}/oom_score_adj");
         fs::write(&p, adj.to_string()).ctx("write", format!("{p} (process.oomScoreAdj)"))?;
@@ -280,6 +284,7 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 /// are entered by the parent for its children only, and left again right after the clone.
 fn clone_init(
     plan: &namespaces::Plan,
+    cgroup: Option<RawFd>,
     close_in_child: &[RawFd],
     child: impl FnOnce(sync::Channel),
     child_chan: sync::Channel,
@@ -295,7 +300,13 @@ fn clone_init(
         restore.push((mine, own));
     }
     let mut args = sys::CloneArgs {
-        flags: plan.clone_flags,
+        flags: plan.clone_flags
+            | if cgroup.is_some() {
+                sys::CLONE_INTO_CGROUP
+            } else {
+                0
+            },
+        cgroup: cgroup.map_or(0, |fd| fd as u64),
         exit_signal: libc::SIGCHLD as u64,
         ..Default::default()
     };

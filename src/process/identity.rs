@@ -130,3 +130,27 @@ pub fn exec_or_exit(r: &Ready, late_seccomp: Option<&Prepared>) -> ! {
     // SAFETY: _exit skips the parent's atexit handlers and buffered state.
     unsafe { libc::_exit(code) }
 }
+
+/// Make sure fds 3..3+n are all open before hull opens anything of its own: a gap in the
+/// range the caller promised would be filled by one of hull's fds (a cgroup directory, our
+/// private procfs) which `seal_fds` would then hand to the container, a leaked host fd as in
+/// CVE-2024-21626. Gaps get /dev/null.
+pub fn reserve_preserved_fds(n: u32) -> Result<()> {
+    for fd in 3..3 + n as RawFd {
+        // SAFETY: F_GETFD only queries the descriptor.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1 {
+            continue;
+        }
+        let null = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .ctx("open", "/dev/null")?;
+        // SAFETY: dup2 onto a free number; the original is closed when `null` drops.
+        if unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), fd) } < 0 {
+            return Err(std::io::Error::last_os_error())
+                .ctx("dup2 /dev/null onto preserved fd", fd);
+        }
+    }
+    Ok(())
+}
