@@ -151,6 +151,15 @@ pub fn main() -> i32 {
         eprintln!("hull: no command given; see hull --help");
         return 1;
     };
+    // Commands that clone processes into a container first make sure hull's own executable
+    // cannot be reached from inside it (CVE-2019-5736; see security/sealed_exe.rs).
+    if matches!(cmd, Command::Create(_) | Command::Run(_) | Command::Exec(_)) {
+        if let Err(e) = hull::security::sealed_exe::reexec_sealed() {
+            logger.error(&e.to_string());
+            eprintln!("{e}");
+            return 1;
+        }
+    }
     // runc's rule: a failed exec setup exits 255, so it cannot be mistaken for the process's code.
     let failure_code = if matches!(cmd, Command::Exec(_)) {
         255

@@ -46,11 +46,20 @@ fn orphaned() -> ! {
 /// A procfs instance of our own, mounted nowhere: sysctl writes and the exec.fifo reopen go
 /// through it, so nothing the container (or its config's mounts) does to /proc can redirect
 /// them (CVE-2019-16884, CVE-2025-52881).
-fn private_proc() -> Result<OwnedFd> {
-    let o = rootfs::options::MountOptions {
+///
+/// Two instances: a full one for the sysctl writes, closed right after them, and a read-only
+/// one showing only process directories (`subset=pid`) for the exec.fifo reopen, which init
+/// holds until start. A process in the container able to ptrace init (CAP_SYS_PTRACE) can
+/// reach init's fds through /proc/1/fd; it must find nothing there that writes host sysctls.
+fn private_proc(pids_only: bool) -> Result<OwnedFd> {
+    let mut o = rootfs::options::MountOptions {
         set: sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC,
         ..Default::default()
     };
+    if pids_only {
+        o.set |= sys::MOUNT_ATTR_RDONLY;
+        o.data.push("subset=pid".into());
+    }
     rootfs::mounts::new_fs("proc", Some("proc"), &o)
 }
 
@@ -121,8 +130,15 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
             .ctx("unshare", "cgroup namespace")?;
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    let proc_fd = private_proc()?;
-    write_sysctls(proc_fd.as_raw_fd(), spec)?;
+    if spec
+        .linux()
+        .as_ref()
+        .is_some_and(|l| l.sysctl().as_ref().is_some_and(|s| !s.is_empty()))
+    {
+        let sysctl_proc = private_proc(false)?;
+        write_sysctls(sysctl_proc.as_raw_fd(), spec)?;
+    }
+    let proc_fd = private_proc(true)?;
     set_names(spec, a.plan)?;
 
     let terminal = process.terminal().unwrap_or(false);
