@@ -309,45 +309,43 @@ fn cve_2025_31133_masked_paths_via_symlinked_dev_null() {
     let env = Env::new("cve31133");
     for rt in runtimes(&env) {
         let dev = dev_dir(&env);
-        // /dev/null -> a procfs file: "masking" /proc/kcore would bind that file over it,
+        // /dev/null -> a procfs file: "masking" /proc/keys would bind that file over it,
         // writable (the real attack used /proc/sys/kernel/core_pattern; the container's own
         // hostname is the harmless stand-in).
         symlink("/proc/sys/kernel/hostname", dev.join("null")).unwrap();
         let b = env.bundle();
         bind_dev(&b, &dev);
         b.edit(|c| {
-            c["linux"]["maskedPaths"] = json!(["/proc/kcore"]);
+            c["linux"]["maskedPaths"] = json!(["/proc/keys"]);
             c["linux"]["readonlyPaths"] = json!([]);
             c["hostname"] = json!("orig31133");
         });
         // (Nothing here writes to /dev/null: in this container it is the attacker's symlink.)
         b.script(
-            "echo kcore=$(head -c 64 /proc/kcore | tr -dc a-z0-9); \
-             if echo pwned31133 > /proc/kcore; then echo write=ok; else echo write=refused; fi; \
+            "echo masked=$(head -c 64 /proc/keys | tr -dc a-z0-9); \
+             if echo pwned31133 > /proc/keys; then echo write=ok; else echo write=refused; fi; \
              echo host=$(cat /proc/sys/kernel/hostname); \
-             echo masks=$(grep -c ' /proc/kcore ' /proc/self/mountinfo)",
+             echo masks=$(grep -c ' /proc/keys ' /proc/self/mountinfo)",
         );
         let id = rt.id(&env, "m");
         let o = rt.run_bundle(&env, &b, &id);
         let v = kv(&o.stdout);
         let escaped = o.code == 0
-            && (v.get("kcore").map(String::as_str) == Some("orig31133")
+            && (v.get("masked").map(String::as_str) == Some("orig31133")
                 || v.get("host").map(String::as_str) == Some("pwned31133"));
-        // Running with /proc/kcore not masked at all (the mask silently skipped) is a bypass too.
-        let unmasked = o.code == 0
-            && (v.get("kcore").is_some_and(|k| !k.is_empty())
-                || v.get("masks").map(String::as_str) == Some("0"));
+        // Running with /proc/keys not masked at all (the mask silently skipped) is a bypass too.
+        let unmasked = o.code == 0 && v.get("masks").map(String::as_str) == Some("0");
         report(
             "CVE-2025-31133",
             &rt,
             escaped || unmasked,
             &format!(
-                "/dev/null -> /proc/sys/kernel/hostname, maskedPaths [/proc/kcore]: exit {}; {}",
+                "/dev/null -> /proc/sys/kernel/hostname, maskedPaths [/proc/keys]: exit {}; {}",
                 o.code,
                 if o.code == 0 {
                     format!(
-                        "/proc/kcore reads {:?}, write to it {:?}, hostname now {:?}, mounts on /proc/kcore {:?}",
-                        v.get("kcore"),
+                        "/proc/keys reads {:?}, write to it {:?}, hostname now {:?}, mounts on /proc/keys {:?}",
+                        v.get("masked"),
                         v.get("write"),
                         v.get("host"),
                         v.get("masks")
@@ -882,4 +880,73 @@ fn probe_user_namespace_maps() {
         "probe userns [hull]: uid_map {:?} gid_map {:?}, init is {host_uid}:{host_gid} on the host",
         v["uid_map"], v["gid_map"]
     );
+}
+
+#[test]
+fn cve_2025_31133_dev_null_exchange_race() {
+    // The race form: /dev is a volume shared with another container, which exchanges the
+    // real null device with a symlink to a procfs file while the victim masks its paths.
+    let env = Env::new("cve31133r");
+    let tool = build_tool(&env);
+    for rt in runtimes(&env) {
+        let dev = dev_dir(&env);
+        let null = std::ffi::CString::new(dev.join("null").to_str().unwrap()).unwrap();
+        // SAFETY: mknod with a valid path.
+        let r = unsafe { libc::mknod(null.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+        assert_eq!(r, 0, "mknod {null:?}");
+        symlink("/proc/sys/kernel/hostname", dev.join("nulllink")).unwrap();
+
+        let attacker = env.bundle();
+        fs::copy(&tool, attacker.rootfs().join("cvetool")).unwrap();
+        append_mounts(
+            &attacker,
+            json!([{"destination": "/shared-dev", "type": "bind", "source": dev,
+                    "options": ["rbind", "rw"]}]),
+        );
+        attacker.args(&["/cvetool", "swap", "/shared-dev", "null", "nulllink", "30"]);
+        let aid = rt.id(&env, "attacker");
+        let ao = rt.run_detached(&env, &attacker, &aid);
+        if rt.is_hull() {
+            ao.ok();
+        }
+
+        let victim = env.bundle();
+        bind_dev(&victim, &dev);
+        victim.edit(|c| {
+            c["linux"]["maskedPaths"] = json!(["/proc/keys", "/proc/timer_list"]);
+            c["linux"]["readonlyPaths"] = json!([]);
+        });
+        victim.args(&["sleep", "20"]);
+        let check = |mi: &str| {
+            let masks: Vec<&str> = mi
+                .lines()
+                .filter(|l| {
+                    let mp = l.split(' ').nth(4).unwrap_or("");
+                    mp == "/proc/keys" || mp == "/proc/timer_list"
+                })
+                .collect();
+            if masks.len() < 2 {
+                Err(format!("only {} of 2 masks in place", masks.len()))
+            } else if let Some(bad) = masks.iter().find(|l| l.contains(" - proc ")) {
+                Err(format!("a procfs file masks a path: {bad}"))
+            } else {
+                Ok(())
+            }
+        };
+        let r = race_victim(&env, &rt, &victim, RACE_BUDGET, RACE_RUNS, &check);
+        rt.delete(&aid);
+        report(
+            "CVE-2025-31133",
+            &rt,
+            !r.escaped.is_empty(),
+            &format!(
+                "/dev/null exchanged with a symlink to /proc/sys/kernel/hostname in a shared /dev \
+                 while masking /proc/keys and /proc/timer_list: {}",
+                race_summary(&r)
+            ),
+        );
+        if rt.is_hull() {
+            assert!(r.inside > 0, "no victim run ever started: {}", race_summary(&r));
+        }
+    }
 }
