@@ -38,9 +38,9 @@ fn cve_2019_5736_proc_self_exe_points_at_container_program() {
             .lines()
             .filter_map(|l| l.strip_prefix("exe="))
             .collect();
-        let runtime_visible = exes.iter().any(|e| {
-            !e.is_empty() && *e != "/bin/busybox" && !e.starts_with("/bin/")
-        });
+        let runtime_visible = exes
+            .iter()
+            .any(|e| !e.is_empty() && *e != "/bin/busybox" && !e.starts_with("/bin/"));
         let escaped = o.code != 0
             || v.get("init").map(String::as_str) != Some("/bin/busybox")
             || v.get("write").map(String::as_str) != Some("refused")
@@ -57,7 +57,10 @@ fn cve_2019_5736_proc_self_exe_points_at_container_program() {
             ),
         );
     }
-    assert!(fs::read(HULL).unwrap() == hull_before, "the hull binary changed");
+    assert!(
+        fs::read(HULL).unwrap() == hull_before,
+        "the hull binary changed"
+    );
 }
 
 // The full #!/proc/self/exe race (exec of a script whose interpreter is /proc/self/exe while a
@@ -106,7 +109,11 @@ fn cve_2024_21626_leaked_fd_as_cwd() {
             if o.stdout.contains(&token) {
                 leaks.push(format!("init cwd fd {n}: {}", first_line(&o.stdout)));
             }
-            outcomes.push(format!("init fd{n}: exit {} {}", o.code, first_line(&o.stderr)));
+            outcomes.push(format!(
+                "init fd{n}: exit {} {}",
+                o.code,
+                first_line(&o.stderr)
+            ));
             rt.delete(&id);
         }
         // exec: --cwd /proc/self/fd/N, and the fds a running init and exec process hold.
@@ -122,7 +129,11 @@ fn cve_2024_21626_leaked_fd_as_cwd() {
                 if o.stdout.contains(&token) {
                     leaks.push(format!("exec cwd fd {n}: {}", first_line(&o.stdout)));
                 }
-                outcomes.push(format!("exec fd{n}: exit {} {}", o.code, first_line(&o.stderr)));
+                outcomes.push(format!(
+                    "exec fd{n}: exit {} {}",
+                    o.code,
+                    first_line(&o.stderr)
+                ));
             }
             if let Some(pid) = rt.init_pid(&env, &id) {
                 let f = fds_of(pid);
@@ -133,7 +144,15 @@ fn cve_2024_21626_leaked_fd_as_cwd() {
             let pidf = env.path("exec.pid");
             let o = rt.run(
                 &env,
-                &["exec", "-d", "--pid-file", pidf.to_str().unwrap(), &id, "sleep", "30"],
+                &[
+                    "exec",
+                    "-d",
+                    "--pid-file",
+                    pidf.to_str().unwrap(),
+                    &id,
+                    "sleep",
+                    "30",
+                ],
             );
             if o.code == 0 {
                 let pid: i64 = fs::read_to_string(&pidf)
@@ -214,7 +233,11 @@ fn sysctl_redirect(cve: &str, file_bind: bool) {
             &format!(
                 "bind {} over {dst} + sysctl net.ipv4.ip_forward=1: host file now {:?}, \
                  container's real sysctl {:?}, seen through the redirect {:?} (exit {}{})",
-                if file_bind { "a host file" } else { "a host dir" },
+                if file_bind {
+                    "a host file"
+                } else {
+                    "a host dir"
+                },
                 String::from_utf8_lossy(&after.1).trim(),
                 v.get("real"),
                 v.get("seen"),
@@ -283,7 +306,10 @@ fn proc_symlink(cve: &str, target: &str) {
             ),
         );
         if rt.is_hull() {
-            assert!(o.stderr.contains("symlink"), "hull's refusal says why: {o:?}");
+            assert!(
+                o.stderr.contains("symlink"),
+                "hull's refusal says why: {o:?}"
+            );
         }
     }
 }
@@ -301,8 +327,6 @@ fn cve_2023_28642_rootfs_proc_symlink_to_root() {
 // ---------------------------------------------------------------------------------------------
 // CVE-2025-31133: maskedPaths through a /dev/null that is a symlink.
 // ---------------------------------------------------------------------------------------------
-
-
 
 #[test]
 fn cve_2025_31133_masked_paths_via_symlinked_dev_null() {
@@ -375,7 +399,12 @@ fn caps(out: &str) -> std::collections::BTreeMap<String, u64> {
     out.lines()
         .filter_map(|l| l.split_once(':'))
         .filter(|(k, _)| k.starts_with("Cap"))
-        .map(|(k, v)| (k.to_string(), u64::from_str_radix(v.trim(), 16).unwrap_or(u64::MAX)))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                u64::from_str_radix(v.trim(), 16).unwrap_or(u64::MAX),
+            )
+        })
         .collect()
 }
 
@@ -405,7 +434,10 @@ fn inheritable_case(cve: &str, user: u32, with_keys: bool) {
             let init_pid = rt.init_pid(&env, &id).unwrap_or(0);
             let st = fs::read_to_string(format!("/proc/{init_pid}/status")).unwrap_or_default();
             let c = caps(&st);
-            seen.push(format!("init CapInh={:x} CapAmb={:x}", c["CapInh"], c["CapAmb"]));
+            seen.push(format!(
+                "init CapInh={:x} CapAmb={:x}",
+                c["CapInh"], c["CapAmb"]
+            ));
             escaped |= c["CapInh"] != 0 || c["CapAmb"] != 0;
             // What `exec --cap CAP_SYS_ADMIN` must produce: the capability added to bounding,
             // effective and permitted only. First as an exec --process file (how containerd
@@ -456,7 +488,14 @@ fn inheritable_case(cve: &str, user: u32, with_keys: bool) {
             let e = rt.run(
                 &env,
                 &[
-                    "exec", "--cap", "CAP_SYS_ADMIN", "-u", &uid, &id, "grep", "^Cap",
+                    "exec",
+                    "--cap",
+                    "CAP_SYS_ADMIN",
+                    "-u",
+                    &uid,
+                    &id,
+                    "grep",
+                    "^Cap",
                     "/proc/self/status",
                 ],
             );
@@ -510,7 +549,6 @@ fn cve_2022_27650_no_default_inheritable_caps() {
 // ---------------------------------------------------------------------------------------------
 // CVE-2021-30465 and CVE-2019-19921: symlink-exchange races on mount targets.
 // ---------------------------------------------------------------------------------------------
-
 
 struct RaceResult {
     runs: usize,
@@ -614,8 +652,10 @@ fn cve_2021_30465_volume_symlink_exchange_race() {
         let mut mounts = vec![json!({"destination": "/vol", "type": "bind", "source": vol,
                                      "options": ["rbind", "rw"]})];
         for _ in 0..N {
-            mounts.push(json!({"destination": "/vol/d", "type": "bind", "source": src,
-                               "options": ["bind", "ro"]}));
+            mounts.push(
+                json!({"destination": "/vol/d", "type": "bind", "source": src,
+                               "options": ["bind", "ro"]}),
+            );
         }
         append_mounts(&victim, json!(mounts));
         victim.args(&["sleep", "20"]);
@@ -646,7 +686,11 @@ fn cve_2021_30465_volume_symlink_exchange_race() {
             ),
         );
         if rt.is_hull() {
-            assert!(r.inside > 0, "no victim run ever started: {}", race_summary(&r));
+            assert!(
+                r.inside > 0,
+                "no victim run ever started: {}",
+                race_summary(&r)
+            );
         }
     }
 }
@@ -859,20 +903,35 @@ fn probe_user_namespace_maps() {
     env.hull(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), &id])
         .ok();
     let inside = env.hull(&[
-        "exec", &id, "sh", "-c",
+        "exec",
+        &id,
+        "sh",
+        "-c",
         "echo uid_map=$(cat /proc/self/uid_map); echo gid_map=$(cat /proc/self/gid_map); \
          echo id=$(id -u):$(id -g)",
     ]);
     inside.ok();
     let v = kv(&inside.stdout);
-    let words = |k: &str| v[k].split_whitespace().map(String::from).collect::<Vec<_>>();
+    let words = |k: &str| {
+        v[k].split_whitespace()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(words("uid_map"), ["0", "100000", "65536"], "{inside:?}");
     assert_eq!(words("gid_map"), ["0", "200000", "65536"], "{inside:?}");
     assert_eq!(v["id"], "0:0", "{inside:?}");
     let pid = env.state(&id)["pid"].as_i64().unwrap();
     let st = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let host_uid = status_field(&st, "Uid").split_whitespace().next().unwrap_or("").to_string();
-    let host_gid = status_field(&st, "Gid").split_whitespace().next().unwrap_or("").to_string();
+    let host_uid = status_field(&st, "Uid")
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let host_gid = status_field(&st, "Gid")
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string();
     assert_eq!(host_uid, "100000", "{st}");
     assert_eq!(host_gid, "200000", "{st}");
     env.hull(&["delete", "--force", &id]).ok();
@@ -946,7 +1005,11 @@ fn cve_2025_31133_dev_null_exchange_race() {
             ),
         );
         if rt.is_hull() {
-            assert!(r.inside > 0, "no victim run ever started: {}", race_summary(&r));
+            assert!(
+                r.inside > 0,
+                "no victim run ever started: {}",
+                race_summary(&r)
+            );
         }
     }
 }

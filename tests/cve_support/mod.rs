@@ -4,9 +4,9 @@
 
 use crate::common::*;
 use serde_json::{json, Value};
+use std::fs;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::symlink;
-use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -266,7 +266,6 @@ pub fn append_mounts(b: &Bundle, extra: Value) {
     });
 }
 
-
 /// Mountinfo of a running container's init as the host reads it: only mounts reachable from
 /// the container's root are listed, so a mount that landed outside the rootfs is missing.
 pub fn mountinfo_of(pid: i64) -> String {
@@ -306,7 +305,6 @@ pub fn accept_master(l: std::os::unix::net::UnixListener) -> Option<OwnedFd> {
     None
 }
 
-
 /// CVE-2025-52565: /dev (bind-mounted from a host directory the attacker prepared) holds a real
 /// null device and `console -> target`; run a terminal container and say where the pty bind
 /// landed. Returns the description and whether the pty was mounted onto a /proc path.
@@ -315,7 +313,7 @@ pub fn console_symlink(env: &Env, rt: &Rt, target: &str) -> (String, bool) {
         // /dev comes from a directory the attacker prepared: a real null device, and
         // console -> a procfs file. A runtime that follows it binds the pty over that file
         // (the advisory's variant bound procfs files onto /dev/console, writable).
-        let dev = dev_dir(&env);
+        let dev = dev_dir(env);
         let null = std::ffi::CString::new(dev.join("null").to_str().unwrap()).unwrap();
         // SAFETY: mknod with a valid path.
         let r = unsafe { libc::mknod(null.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
@@ -331,9 +329,9 @@ pub fn console_symlink(env: &Env, rt: &Rt, target: &str) -> (String, bool) {
         let sock = env.path("console.sock");
         let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
         let t = std::thread::spawn(move || accept_master(l));
-        let id = rt.id(&env, "tty");
+        let id = rt.id(env, "tty");
         let o = rt.run(
-            &env,
+            env,
             &[
                 "run",
                 "-d",
@@ -350,11 +348,15 @@ pub fn console_symlink(env: &Env, rt: &Rt, target: &str) -> (String, bool) {
         }
         let master = t.join().ok().flatten();
         let (what, escaped) = if o.code == 0 {
-            let pid = rt.init_pid(&env, &id).unwrap_or(0);
+            let pid = rt.init_pid(env, &id).unwrap_or(0);
             let mi = mountinfo_of(pid);
             let on_proc: Vec<&str> = mi
                 .lines()
-                .filter(|l| l.split(' ').nth(4).is_some_and(|mp| mp.starts_with("/proc/")))
+                .filter(|l| {
+                    l.split(' ')
+                        .nth(4)
+                        .is_some_and(|mp| mp.starts_with("/proc/"))
+                })
                 .filter(|l| l.contains(" - devpts "))
                 .collect();
             let console: Vec<&str> = mi
