@@ -56,6 +56,7 @@ fn cve_2019_5736_proc_self_exe_points_at_container_program() {
                 o.code
             ),
         );
+        rt.assert_clean(&env);
     }
     assert!(
         fs::read(HULL).unwrap() == hull_before,
@@ -178,6 +179,7 @@ fn cve_2024_21626_leaked_fd_as_cwd() {
                 outcomes.join(" ")
             ),
         );
+        rt.assert_clean(&env);
     }
 }
 
@@ -253,6 +255,7 @@ fn sysctl_redirect(cve: &str, file_bind: bool) {
             o.ok();
             assert_eq!(v.get("real").map(String::as_str), Some("1"), "{o:?}");
         }
+        rt.assert_clean(&env);
     }
 }
 
@@ -311,6 +314,7 @@ fn proc_symlink(cve: &str, target: &str) {
                 "hull's refusal says why: {o:?}"
             );
         }
+        rt.assert_clean(&env);
     }
 }
 
@@ -382,6 +386,7 @@ fn cve_2025_31133_masked_paths_via_symlinked_dev_null() {
         if rt.is_hull() {
             assert!(o.stderr.contains("/dev/null"), "{o:?}");
         }
+        rt.assert_clean(&env);
     }
 }
 
@@ -531,6 +536,7 @@ fn inheritable_case(cve: &str, user: u32, with_keys: bool) {
                 seen.join("; ")
             ),
         );
+        rt.assert_clean(&env);
     }
 }
 
@@ -692,6 +698,7 @@ fn cve_2021_30465_volume_symlink_exchange_race() {
                 race_summary(&r)
             );
         }
+        rt.assert_clean(&env);
     }
 }
 
@@ -749,6 +756,7 @@ fn cve_2019_19921_proc_mount_target_exchange_race() {
                 host_canary == "HOSTCANARY" && !host_mounted
             ),
         );
+        rt.assert_clean(&env);
     }
 }
 
@@ -777,6 +785,7 @@ fn cve_2025_52565_dev_console_symlink_to_host_path() {
             escaped,
             &format!("{r}; host file untouched and unmounted: {}", !escaped),
         );
+        rt.assert_clean(&env);
     }
 }
 
@@ -1011,5 +1020,6 @@ fn cve_2025_31133_dev_null_exchange_race() {
                 race_summary(&r)
             );
         }
+        rt.assert_clean(&env);
     }
 }

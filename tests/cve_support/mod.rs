@@ -82,6 +82,33 @@ impl Rt {
     }
 }
 
+impl Rt {
+    /// Delete every container this runtime started and check the host: no state dir, cgroup,
+    /// process or mount of any of them, nothing mounted or running under the test dir. Asserted
+    /// for hull, printed for runc.
+    #[track_caller]
+    pub fn assert_clean(&self, env: &Env) {
+        let ids = self.ids.lock().map(|v| v.clone()).unwrap_or_default();
+        let mut problems = Vec::new();
+        for id in &ids {
+            self.delete(id);
+        }
+        let ok = wait_until(Duration::from_secs(5), || {
+            problems = ids
+                .iter()
+                .flat_map(|id| leftovers(&self.root, id, &env.base))
+                .collect();
+            problems.is_empty()
+        });
+        if !ok {
+            eprintln!("[{}] left behind: {problems:?}", self.name);
+        }
+        if self.is_hull() {
+            assert!(ok, "hull left things on the host: {problems:#?}");
+        }
+    }
+}
+
 impl Drop for Rt {
     fn drop(&mut self) {
         let ids = self.ids.lock().map(|v| v.clone()).unwrap_or_default();
