@@ -168,6 +168,35 @@ fn cve_2024_21626_leaked_fd_as_cwd() {
             }
         }
         rt.delete(&id);
+        // A created (not started) init still holds the runtime's fds: an exec'd process must
+        // not reach them (or a cwd through them) via /proc/1 (CVE-2016-9962's way in).
+        let b = env.bundle();
+        b.args(&["sleep", "30"]);
+        let id = rt.id(&env, "created");
+        let mut created = String::from("create failed");
+        if rt
+            .run(&env, &["create", "--bundle", b.dir.to_str().unwrap(), &id])
+            .code
+            == 0
+        {
+            let probe = format!(
+                "for f in /proc/1/fd/*; do cat $f/{climb}{c} 2>/dev/null; cd $f 2>/dev/null && \
+                 echo cd=$f:$(pwd); done; echo fds=$(ls /proc/1/fd 2>&1 | tr '\n' ' ')",
+                c = canary.display()
+            );
+            let o = rt.run(&env, &["exec", &id, "sh", "-c", &probe]);
+            if o.stdout.contains(&token) || o.stdout.contains("cd=") {
+                leaks.push(format!("exec into created container: {}", o.stdout.trim()));
+            }
+            created = format!(
+                "exec into the created container: exit {} {}{}",
+                o.code,
+                first_line(&o.stdout),
+                first_line(&o.stderr)
+            );
+        }
+        outcomes.push(created);
+        rt.delete(&id);
         let escaped = !leaks.is_empty() || !fd_problems.is_empty();
         report(
             "CVE-2024-21626",
