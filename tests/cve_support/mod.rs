@@ -66,13 +66,27 @@ impl Rt {
     pub fn run_detached(&self, env: &Env, b: &Bundle, id: &str) -> Out {
         self.run(env, &["run", "-d", "--bundle", b.dir.to_str().unwrap(), id])
     }
+    /// `delete --force`; when this runtime's binary cannot run (a test attacked a copy of
+    /// it), the installed binary of the same runtime cleans up instead.
     pub fn delete(&self, id: &str) {
-        let _ = self
+        let ok = self
             .cmd()
             .args(["delete", "--force", id])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .status();
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let fallback = if self.is_hull() { HULL } else { RUNC };
+            let _ = Command::new(fallback)
+                .arg("--root")
+                .arg(&self.root)
+                .args(["delete", "--force", id])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
     pub fn init_pid(&self, env: &Env, id: &str) -> Option<i64> {
         let o = self.run(env, &["state", id]);
