@@ -1,7 +1,15 @@
 //! CVE regression suite: one reproduction per container-escape CVE that hit runc, crun or
 //! youki, run against hull (which must not be escaped) and, where /usr/sbin/runc is installed,
 //! against runc too (its result is printed, never asserted). Each test prints one line per
-//! runtime: what it tried and what it saw. Run as root: `cargo test -p hull --test cve`.
+//! runtime: what it tried and what it saw. Run as root: `cargo test -p hull --test cve`
+//! (`-- --nocapture` to read the lines). Needs gcc with a static libc (the attack helper).
+//!
+//! Not here, because they still succeed against hull (reproductions kept outside the tree
+//! until fixed): CVE-2019-5736 through a `#!/proc/self/exe` program run by `hull exec` (the
+//! host hull binary is executed inside the container and rewritten through /proc/PID/exe);
+//! /dev/console as a symlink into procfs (the pty is bound over the procfs file); a created
+//! init's private read-write procfs reachable through /proc/1/fd with CAP_SYS_PTRACE; host
+//! sysctls accepted in linux.sysctl; `exec --cap` rejecting every name.
 
 mod common;
 mod cve_support;
