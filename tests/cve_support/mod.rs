@@ -246,8 +246,17 @@ int main(int argc, char **argv) {
     for (;;) {
       int w = open(p, O_WRONLY | O_APPEND);
       if (w >= 0) {
-        write(w, "PWNED", 5);
+        /* Opening for writing is not enough: a sealed memfd opens but refuses writes. */
+        ssize_t wrote = write(w, "PWNED", 5);
+        int err = errno;
         close(w);
+        if (wrote != 5) {
+          snprintf(line, sizeof line, "WRITE-REFUSED errno=%d", err);
+          say(out, line);
+          say(out, "DONE");
+          pause();
+          return 0;
+        }
         say(out, "WROTE");
         break;
       }
