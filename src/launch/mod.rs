@@ -103,6 +103,17 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
             "process.terminal is true: use --console-socket to receive the pty master".into(),
         ));
     }
+    if rt.systemd_cgroup {
+        // No silent fallback to cgroupfs: the caller asked for systemd to own the cgroup.
+        return Err(Error::Config(
+            if Path::new("/run/systemd/system").exists() {
+                "--systemd-cgroup: the systemd cgroup driver is not implemented by this build of hull".into()
+            } else {
+                "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system)"
+                    .into()
+            },
+        ));
+    }
     let cg_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
     let cg_dirs = cgroups::container_dirs(cg_path.as_deref(), &opts.id)?;
     let min_fd = 3 + opts.preserve_fds as RawFd;
