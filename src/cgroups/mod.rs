@@ -334,3 +334,15 @@ pub fn apply_resources(
     }
 }
 pub mod bpf_devices;
+
+/// Whether `r` asks for a limit (devices aside, which a rootless container cannot have).
+pub fn limits_requested(r: &oci_spec::runtime::LinuxResources) -> bool {
+    r.memory().is_some()
+        || r.cpu().is_some()
+        || r.pids().is_some()
+        || r.block_io().is_some()
+        || r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
+        || r.network().is_some()
+        || r.rdma().as_ref().is_some_and(|m| !m.is_empty())
+        || r.unified().as_ref().is_some_and(|u| !u.is_empty())
+}

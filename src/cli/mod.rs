@@ -27,9 +27,9 @@ use std::path::PathBuf;
     disable_version_flag = true
 )]
 pub struct Cli {
-    /// Directory for container state
-    #[arg(long, default_value = hull::DEFAULT_ROOT)]
-    root: PathBuf,
+    /// Directory for container state (default /run/hull; $XDG_RUNTIME_DIR/hull when not root)
+    #[arg(long)]
+    root: Option<PathBuf>,
     /// Write log lines to this file instead of stderr
     #[arg(long)]
     log: Option<PathBuf>,
@@ -137,15 +137,23 @@ pub fn main() -> i32 {
             return 1;
         }
     }
-    let root = if cli.root.is_absolute() {
-        cli.root.clone()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(&cli.root)
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    let rootless = match cli.rootless.as_deref() {
+        Some("true") => true,
+        Some("false") => false,
+        _ => euid != 0,
+    };
+    let root = match cli.root {
+        Some(r) if r.is_absolute() => r,
+        Some(r) => std::env::current_dir().unwrap_or_default().join(r),
+        None => hull::default_root(euid),
     };
     let rt = Runtime {
         root,
         log: logger.clone(),
         systemd_cgroup: cli.systemd_cgroup,
+        rootless,
     };
     let Some(cmd) = cli.command else {
         eprintln!("hull: no command given; see hull --help");

@@ -105,13 +105,24 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
         .ok_or_else(|| Error::Config("config.json: process is required".into()))?;
     // Nothing of the host may be read through /proc/<init>/ until execve: ptrace, /proc/PID/fd
     // and /proc/PID/exe are closed to the container while we hold host fds (CVE-2016-9962).
-    prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE")?;
+    // One exception: an unprivileged parent must open our /proc/PID/uid_map, which a
+    // non-dumpable process keeps root-owned; then we wait for the maps first. Nothing runs in
+    // our new namespaces yet, so only our own user could reach us meanwhile.
+    // SAFETY: geteuid cannot fail.
+    let maps_by_unprivileged_parent = a.plan.new_user && unsafe { libc::geteuid() } != 0;
+    if !maps_by_unprivileged_parent {
+        prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE")?;
+    }
     for (t, path, f) in &a.plan.join {
         nix::sched::setns(f, nix::sched::CloneFlags::empty())
             .ctx(&format!("setns {t}"), path.display())?;
     }
     match a.chan.recv()? {
-        Some(Msg::Go) => {}
+        Some(Msg::Go) => {
+            if maps_by_unprivileged_parent {
+                prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE")?;
+            }
+        }
         None => orphaned(),
         Some(_) => return Err(Error::msg("sync: expected go from the parent")),
     }

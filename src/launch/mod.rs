@@ -173,11 +173,40 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
         sync::Channel(sys::dup_above(parent_chan.0, min_fd).ctx("dup", "sync socket")?);
     let child_chan = sync::Channel(sys::dup_above(child_chan.0, min_fd).ctx("dup", "sync socket")?);
     container.save()?;
-    cgroups::create(&cg_dirs)?;
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().clone());
+    let mut cg_dirs = cg_dirs;
+    match cgroups::create(&cg_dirs) {
+        Ok(()) => {}
+        // Rootless without a delegated cgroup: run without one, as runc does, unless the
+        // config asks for limits that only a cgroup can enforce.
+        Err(e)
+            if rt.rootless
+                && matches!(
+                    e.errno(),
+                    Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS)
+                ) =>
+        {
+            if resources.as_ref().is_some_and(cgroups::limits_requested) {
+                return Err(Error::Config(format!(
+                    "linux.resources: rootless limits need a cgroup delegated to this user: {e}"
+                )));
+            }
+            cg_dirs.clear();
+            container.saved.cgroups.clear();
+            container.save()?;
+        }
+        Err(e) => return Err(e),
+    }
     undo.cgroups = Some(cg_dirs.clone());
-    if let Some(linux) = spec.linux() {
-        if let Some(res) = linux.resources() {
-            cgroups::apply_resources(&cg_dirs, res, linux.devices().as_deref().unwrap_or(&[]))?;
+    if let (Some(res), Some(linux)) = (&resources, spec.linux()) {
+        if !cg_dirs.is_empty() {
+            // A rootless container cannot have a device cgroup: its devices are bind mounts
+            // of nodes the user may already open.
+            let mut res = res.clone();
+            if rt.rootless {
+                res.set_devices(None);
+            }
+            cgroups::apply_resources(&cg_dirs, &res, linux.devices().as_deref().unwrap_or(&[]))?;
         }
     }
     // Relative bind sources are relative to the bundle, as in runc.
