@@ -80,6 +80,10 @@ fn real_main() -> i32 {
     }
     let work = work.unwrap_or_else(|| PathBuf::from(format!("/tmp/oci-conformance-{}", std::process::id())));
     let _ = fs::create_dir_all(&work);
+    // Bundles live on a shared mount, so rootfsPropagation shared/slave have a peer group to
+    // join (this host's / is private).
+    let ws = work.to_string_lossy();
+    let _ = Command::new("sh").arg("-c").arg(format!("mount --bind {ws} {ws} && mount --make-shared {ws}")).status();
     let probe = match std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("oci-probe"))) {
         Some(p) if p.exists() => p,
         _ => { eprintln!("oci-conformance: oci-probe not found next to this binary (cargo build -p oci-conformance)"); return 2; }
@@ -205,6 +209,8 @@ fn real_main() -> i32 {
         }
     }
     println!("\nsuite took {:.1}s", started.elapsed().as_secs_f64());
+    rt::umount_under(&work);
+    let _ = Command::new("umount").arg("-l").arg(&work).status();
     let _ = fs::remove_dir_all(&work);
     // The verdict for the checked runtime.
     let check = check.or_else(|| rts.iter().find(|r| r.name == "hull").map(|r| r.name.clone()));

@@ -284,6 +284,11 @@ impl<'a> Ctx<'a> {
     }
     pub fn rt_with(&self, args: &[&str], o: Opts) -> Out {
         let mut c = Command::new(&self.rt.argv[0]);
+        if self.rt.argv[0] == "nsenter" {
+            // nsenter changes to the namespace's root: keep the intended working directory.
+            let wd = o.cwd.clone().or_else(|| std::env::current_dir().ok()).unwrap_or_else(|| PathBuf::from("/"));
+            c.arg(format!("--wd={}", wd.display()));
+        }
         c.args(&self.rt.argv[1..]).arg("--root").arg(&self.rt.root).args(args);
         self.exec(c, o)
     }
@@ -454,9 +459,30 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// Lazily unmount everything mounted at or below `dir` in our mount namespace (mounts that
+/// propagated back from a container with shared rootfs propagation).
+pub fn umount_under(dir: &Path) {
+    let d = dir.to_string_lossy().to_string();
+    let mut mps: Vec<String> = fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(String::from))
+        .filter(|m| m.starts_with(&format!("{d}/")))
+        .collect();
+    mps.sort();
+    mps.dedup();
+    for m in mps.iter().rev() {
+        if let Ok(c) = std::ffi::CString::new(m.as_str()) {
+            // SAFETY: c is a valid C string.
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
+}
+
 impl Drop for Ctx<'_> {
     fn drop(&mut self) {
         self.cleanup();
+        umount_under(&self.work);
         let _ = fs::remove_dir_all(&self.work);
     }
 }

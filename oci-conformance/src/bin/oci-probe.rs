@@ -102,20 +102,21 @@ fn path_info(p: &str) -> Value {
                 m.insert("write".into(), io_res(r));
                 m.insert("read".into(), io_res(fs::read_dir(p).map(|_| ())));
             } else if !ft.is_symlink() {
-                let r = fs::File::open(p).and_then(|mut f| {
+                // Non-blocking: ttys, pty masters and fifos must not hang the probe.
+                use std::os::unix::fs::OpenOptionsExt;
+                let r = fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(p).and_then(|mut f| {
                     let mut b = [0u8; 64];
-                    // Reading /dev/random-like devices returns at once; fifos are skipped.
-                    if ft.is_fifo() {
-                        return Ok(0);
+                    match f.read(&mut b) {
+                        Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => Ok(0),
+                        r => r,
                     }
-                    f.read(&mut b)
                 });
                 m.insert("read".into(), match r {
                     Ok(n) => json!({"ok": true, "bytes": n}),
                     Err(e) => json!({"ok": false, "errno": e.raw_os_error(), "error": e.to_string()}),
                 });
                 // Open for writing without truncating or writing anything.
-                let w = fs::OpenOptions::new().write(true).open(p).map(|_| ());
+                let w = fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(p).map(|_| ());
                 m.insert("write".into(), io_res(w));
             }
         }

@@ -278,7 +278,8 @@ fn process_caps(c: &Ctx) -> R {
     let mut b = c.bundle();
     let bnd = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SETUID", "CAP_SETGID"];
     let prm = ["CAP_CHOWN", "CAP_KILL", "CAP_SETUID", "CAP_SETGID"];
-    let eff = ["CAP_CHOWN", "CAP_SETUID", "CAP_SETGID"];
+    // For uid 0 execve raises effective to permitted (the kernel's root rule): eff == prm.
+    let eff = prm;
     let inh = ["CAP_KILL"];
     b.process()["capabilities"] = json!({"bounding": bnd, "permitted": prm, "effective": eff, "inheritable": inh});
     let p = c.probe(&b)?;

@@ -31,6 +31,7 @@ pub fn cases() -> Vec<Case> {
         case!("runc/delete/force-paused", delete_paused),
         case!("runc/update/memory-pids-cpu", update),
         case!("runc/update/resources-stdin", update_stdin),
+        case!("runc/update/memory-unit-suffix", update_suffix),
         case!("runc/pid-file", pid_file),
         case!("runc/preserve-fds", preserve_fds),
         case!("runc/no-pivot", no_pivot),
@@ -55,10 +56,6 @@ fn run_exit_code(c: &Ctx) -> R {
     b.probe(&["--exit", "42"]);
     let o = c.run(&b);
     ensure!(o.code == 42, "run exit {} want 42", o.code);
-    let mut b = c.bundle();
-    b.sh("kill -9 $$");
-    let o = c.run(&b);
-    ensure!(o.code == 137, "run of a SIGKILLed process exit {} want 137", o.code);
     Ok(())
 }
 
@@ -101,6 +98,8 @@ fn exec_exit_code(c: &Ctx) -> R {
     let (id, _, _) = sleeper(c)?;
     let o = c.rt(&["exec", &id, "sh", "-c", "exit 7"]);
     ensure!(o.code == 7, "exec exit {} want 7", o.code);
+    let o = c.rt(&["exec", &id, "sh", "-c", "kill -9 $$"]);
+    ensure!(o.code == 137, "exec of a SIGKILLed process: exit {} want 137", o.code);
     Ok(())
 }
 
@@ -256,11 +255,22 @@ fn update(c: &Ctx) -> R {
         skip!("no v1 memory controller");
     }
     let (id, pid, _) = sleeper(c)?;
-    c.rt(&["update", "--memory", "100M", "--pids-limit", "77", "--cpu-shares", "256", &id]).ok("update")?;
+    c.rt(&["update", "--memory", &(100u64 << 20).to_string(), "--pids-limit", "77", "--cpu-share", "256", &id]).ok("update")?;
     let rd = |ctrl: &str, f: &str| cgroup_dir(pid, ctrl).and_then(|d| read_trim(&d.join(f))).unwrap_or_default();
     ensure!(rd("memory", "memory.limit_in_bytes") == (100u64 << 20).to_string(), "memory.limit_in_bytes {}", rd("memory", "memory.limit_in_bytes"));
     ensure!(rd("pids", "pids.max") == "77", "pids.max {}", rd("pids", "pids.max"));
     ensure!(rd("cpu", "cpu.shares") == "256", "cpu.shares {}", rd("cpu", "cpu.shares"));
+    Ok(())
+}
+
+fn update_suffix(c: &Ctx) -> R {
+    if cgroup_dir(1, "memory").is_none() {
+        skip!("no v1 memory controller");
+    }
+    let (id, pid, _) = sleeper(c)?;
+    c.rt(&["update", "--memory", "100M", &id]).ok("update --memory 100M")?;
+    let v = cgroup_dir(pid, "memory").and_then(|d| read_trim(&d.join("memory.limit_in_bytes"))).unwrap_or_default();
+    ensure!(v == (100u64 << 20).to_string(), "memory.limit_in_bytes {v}");
     Ok(())
 }
 
@@ -359,12 +369,18 @@ fn ensure_io(ok: bool, what: &str) -> R {
 }
 
 fn read_master(fd: OwnedFd) -> String {
+    let raw = fd.as_raw_fd();
     let mut f = fs::File::from(fd);
     let mut out = vec![];
     let mut buf = [0u8; 8192];
-    // EIO marks the slave's last close.
+    // EIO marks the slave's last close; poll so that a silent container cannot hang us.
     let end = std::time::Instant::now() + Duration::from_secs(10);
     while std::time::Instant::now() < end {
+        let mut pfd = libc::pollfd { fd: raw, events: libc::POLLIN, revents: 0 };
+        // SAFETY: pfd is a valid pollfd array of length 1.
+        if unsafe { libc::poll(&mut pfd, 1, 200) } <= 0 {
+            continue;
+        }
         match f.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => out.extend_from_slice(&buf[..n]),
@@ -424,8 +440,8 @@ fn spec_template(c: &Ctx) -> R {
 }
 
 fn version(c: &Ctx) -> R {
-    let mut cmd = std::process::Command::new(&c.rt.argv[0]);
-    cmd.args(&c.rt.argv[1..]).arg("--version");
+    let mut cmd = std::process::Command::new(c.rt.argv.last().map(|s| s.as_str()).unwrap_or(""));
+    cmd.arg("--version");
     let o = c.exec(cmd, Opts::default());
     o.ok("--version")?;
     ensure!(o.stdout.contains("version") && o.stdout.lines().any(|l| l.starts_with("spec: 1.")), "--version output {:?}", o.stdout);

@@ -339,12 +339,12 @@ fn hooks_args_env(c: &Ctx) -> R {
     b.args(&["true"]);
     b.config["hooks"] = json!({"createRuntime": [{
         "path": "/bin/sh",
-        "args": ["hookname", "-c", format!("echo \"$0 $1 $OCI_HOOK_VAR\" > {}", log.display()), "first"],
+        "args": ["hookname", "-c", format!("echo \"$0 $1 $OCI_HOOK_VAR\" > {}", log.display()), "zero", "first"],
         "env": ["OCI_HOOK_VAR=from-env"],
     }]});
     let _id = c.created(&b)?;
     let got = fs::read_to_string(&log).unwrap_or_default();
-    ensure!(got.trim() == "hookname first from-env", "hook saw {got:?}");
+    ensure!(got.trim() == "zero first from-env", "hook saw {got:?}");
     Ok(())
 }
 
