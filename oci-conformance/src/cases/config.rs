@@ -21,6 +21,8 @@ pub fn cases() -> Vec<Case> {
         case!("config.md/mounts/options-flags", mount_flags),
         case!("config.md/mounts/tmpfs-data-options", mount_tmpfs_data),
         case!("config.md/mounts/bind-relative-source", mount_bind_relative),
+        case!("config.md/mounts/destination-symlink-stays-in-rootfs", mount_symlink_dest),
+        case!("config.md/process/env-home-default", env_home),
         case!("config.md/process/args", process_args),
         case!("config.md/process/env", process_env),
         case!("config.md/process/cwd", process_cwd),
@@ -382,5 +384,29 @@ fn unknown_properties(c: &Ctx) -> R {
     b.config["org.example.unknown"] = json!({"x": 1});
     b.process()["org.example.unknown"] = json!(true);
     c.probe(&b)?;
+    Ok(())
+}
+
+fn mount_symlink_dest(c: &Ctx) -> R {
+    // A destination through an absolute symlink resolves inside the rootfs, never on the host.
+    let outside = host_dir(c, "outside");
+    let mut b = c.bundle();
+    std::os::unix::fs::symlink(&outside, b.rootfs().join("evil")).map_err(|e| e.to_string())?;
+    b.add_mount(json!({"destination": "/evil", "type": "tmpfs", "source": "evil-tmpfs"}));
+    let p = c.probe(&b)?;
+    let inside = outside.to_string_lossy().to_string();
+    let m = p["mounts"].as_array().and_then(|a| a.iter().find(|m| m["source"] == "evil-tmpfs")).cloned();
+    let m = m.ok_or("the tmpfs is not mounted in the container")?;
+    ensure!(m["mountpoint"] == inside.as_str() || m["mountpoint"] == "/evil", "tmpfs at {}", m["mountpoint"]);
+    ensure!(std::fs::read_dir(&outside).map(|d| d.count()).unwrap_or(0) == 0, "the host directory was touched");
+    Ok(())
+}
+
+fn env_home(c: &Ctx) -> R {
+    // runc sets HOME from the rootfs' /etc/passwd when the config has none.
+    let mut b = c.bundle();
+    b.process()["user"] = json!({"uid": 1000, "gid": 1000});
+    let p = c.probe(&b)?;
+    ensure!(p["env"].as_array().map(|e| e.iter().any(|x| x == "HOME=/home/user")).unwrap_or(false), "env {}", p["env"]);
     Ok(())
 }

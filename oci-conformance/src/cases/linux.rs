@@ -16,6 +16,7 @@ pub fn cases() -> Vec<Case> {
         case!("config-linux.md/namespaces/user", |c| ns_new(c, "user", "user")),
         case!("config-linux.md/namespaces/absent-shares-runtime", ns_absent),
         case!("config-linux.md/namespaces/path-joins", ns_path),
+        case!("config-linux.md/namespaces/pid-path-joins", ns_pid_path),
         case!("config-linux.md/namespaces/duplicate-fails", ns_duplicate),
         case!("config-linux.md/namespaces/path-wrong-type-fails", ns_wrong_type),
         case!("config-linux.md/user-namespace-mappings", userns_maps),
@@ -26,6 +27,7 @@ pub fn cases() -> Vec<Case> {
         case!("config-linux.md/devices/dev-symlinks", dev_symlinks),
         case!("config-linux.md/devices/dev-pts-ptmx", dev_ptmx),
         case!("config-linux.md/cgroups-path", cgroups_path),
+        case!("config-linux.md/cgroups-path-relative", cgroups_path_relative),
         case!("config-linux.md/cgroups/memory", cg_memory),
         case!("config-linux.md/cgroups/cpu", cg_cpu),
         case!("config-linux.md/cgroups/cpuset", cg_cpuset),
@@ -490,5 +492,32 @@ fn fds(c: &Ctx) -> R {
     // 0-2, plus the probe's own read_dir fd (which points at /proc/.../fd).
     let extra: Vec<_> = fds.iter().filter(|(k, v)| !["0", "1", "2"].contains(&k.as_str()) && !v.as_str().unwrap_or("").contains("/fd")).collect();
     ensure!(extra.is_empty(), "fds leaked into the container: {extra:?}");
+    Ok(())
+}
+
+fn ns_pid_path(c: &Ctx) -> R {
+    let mut a = c.bundle();
+    a.args(&["sleep", "30"]);
+    let ida = c.started(&a)?;
+    let pid = c.pid(&ida)?;
+    let mut b = c.bundle();
+    b.add_ns("pid", Some(&format!("/proc/{pid}/ns/pid")));
+    let p = c.probe(&b)?;
+    let want = std::fs::read_link(format!("/proc/{pid}/ns/pid")).map(|x| x.to_string_lossy().into_owned()).unwrap_or_default();
+    ensure!(p["ns"]["pid"] == want.as_str(), "pid ns {} want {want}", p["ns"]["pid"]);
+    ensure!(p["pid"] != 1, "the joining process is pid 1");
+    Ok(())
+}
+
+fn cgroups_path_relative(c: &Ctx) -> R {
+    need_v1("memory")?;
+    let mut b = c.bundle();
+    b.args(&["sleep", "30"]);
+    let name = format!("oci-conformance-rel-{}-{}", c.rt.name, c.uniq());
+    b.linux()["cgroupsPath"] = json!(name);
+    let (_id, pid) = created_pid(c, &b)?;
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let line = cg.lines().find(|l| l.split(':').nth(1).map(|k| k.split(',').any(|x| x == "memory")).unwrap_or(false)).unwrap_or("");
+    ensure!(line.ends_with(&format!("/{name}")), "memory cgroup is {line:?}, want .../{name}");
     Ok(())
 }

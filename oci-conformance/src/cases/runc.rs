@@ -24,6 +24,10 @@ pub fn cases() -> Vec<Case> {
         case!("runc/exec/detach-pid-file", exec_detach),
         case!("runc/exec/preserve-fds", exec_preserve_fds),
         case!("runc/kill/all", kill_all),
+        case!("runc/kill/default-signal-term", kill_default),
+        case!("runc/ps/table", ps_table),
+        case!("runc/exec/tty-console-socket", exec_tty),
+        case!("runc/delete/force-created", delete_force_created),
         case!("runc/list/table-and-json", list),
         case!("runc/ps/json", ps_json),
         case!("runc/pause-resume", pause_resume),
@@ -326,10 +330,20 @@ fn no_pivot(c: &Ctx) -> R {
 
 /// Listen on a console socket, run `create` with it, receive the pty master.
 fn with_console(c: &Ctx, b: &crate::rt::Bundle) -> Result<(String, OwnedFd), crate::rt::Fail> {
+    let mut id = String::new();
+    let fd = console_for(c, |sock| {
+        let (i, o) = c.create(b, &["--console-socket", sock]);
+        id = i;
+        o.ok("create --console-socket").map(|_| ())
+    })?;
+    Ok((id, fd))
+}
+
+/// Listen on a console socket, run `f(socket path)`, receive the pty master.
+fn console_for(c: &Ctx, f: impl FnOnce(&str) -> R) -> Result<OwnedFd, crate::rt::Fail> {
     let sock = c.work.join(format!("console{}.sock", c.uniq()));
     let l = UnixListener::bind(&sock).map_err(|e| format!("bind console socket: {e}"))?;
-    let (id, o) = c.create(b, &["--console-socket", sock.to_str().unwrap_or("")]);
-    o.ok("create --console-socket")?;
+    f(sock.to_str().unwrap_or(""))?;
     l.set_nonblocking(true).map_err(|e| e.to_string())?;
     let end = std::time::Instant::now() + Duration::from_secs(5);
     let s = loop {
@@ -361,7 +375,7 @@ fn with_console(c: &Ctx, b: &crate::rt::Bundle) -> Result<(String, OwnedFd), cra
         std::ptr::read_unaligned(libc::CMSG_DATA(cm) as *const i32)
     };
     // SAFETY: the fd was just received and is owned by nobody else.
-    Ok((id, unsafe { OwnedFd::from_raw_fd(fd) }))
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 fn ensure_io(ok: bool, what: &str) -> R {
@@ -455,5 +469,50 @@ fn cgroups_removed(c: &Ctx) -> R {
     c.rt(&["delete", "--force", &id]).ok("delete --force")?;
     let left: Vec<_> = dirs.iter().filter(|d| d.exists()).collect();
     ensure!(left.is_empty(), "cgroups left after delete: {left:?}");
+    Ok(())
+}
+
+fn kill_default(c: &Ctx) -> R {
+    let mut b = c.bundle();
+    b.sh("trap 'echo term > /got; exit 0' TERM; echo ready > /ready; while true; do sleep 0.1; done");
+    let id = c.started(&b)?;
+    c.wait_file(&b.rootfs().join("ready"), Duration::from_secs(10))?;
+    c.rt(&["kill", &id]).ok("kill without a signal")?;
+    c.wait_file(&b.rootfs().join("got"), Duration::from_secs(10))?;
+    Ok(())
+}
+
+fn ps_table(c: &Ctx) -> R {
+    let (id, pid, _) = sleeper(c)?;
+    let o = c.rt(&["ps", &id]);
+    o.ok("ps")?;
+    let first = o.stdout.lines().next().unwrap_or("");
+    ensure!(first.split_whitespace().any(|w| w == "PID"), "ps header {first:?}");
+    ensure!(o.stdout.lines().skip(1).any(|l| l.split_whitespace().any(|w| w == pid.to_string())), "ps lacks init {pid}: {:?}", o.stdout);
+    Ok(())
+}
+
+fn exec_tty(c: &Ctx) -> R {
+    let (id, _, _) = sleeper(c)?;
+    let m = console_for(c, |sock| {
+        c.rt(&["exec", "--detach", "--tty", "--console-socket", sock, &id, "/probe"]).ok("exec --tty --detach").map(|_| ())
+    })?;
+    let out = read_master(m);
+    let p: Value = serde_json::from_str(out.trim()).map_err(|e| format!("pty output not JSON ({e}): {:?}", crate::rt::short(&out)))?;
+    for i in 0..3 {
+        ensure!(p["tty"][i]["isatty"] == true, "exec fd {i} is not a tty: {}", p["tty"][i]);
+    }
+    Ok(())
+}
+
+fn delete_force_created(c: &Ctx) -> R {
+    let mut b = c.bundle();
+    b.args(&["sleep", "30"]);
+    let id = c.created(&b)?;
+    let pid = c.pid(&id)?;
+    c.rt(&["delete", "--force", &id]).ok("delete --force of a created container")?;
+    std::thread::sleep(Duration::from_millis(200));
+    ensure!(!alive(pid), "init survived");
+    ensure!(c.rt(&["state", &id]).code != 0, "state still answers");
     Ok(())
 }

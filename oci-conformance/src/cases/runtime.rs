@@ -39,6 +39,10 @@ pub fn cases() -> Vec<Case> {
         case!("runtime.md/hooks/createRuntime-failure-fails-create", hooks_create_fail),
         case!("runtime.md/hooks/poststop-failure-still-deletes", hooks_poststop_fail),
         case!("runtime.md/hooks/timeout", hooks_timeout),
+        case!("runtime.md/hooks/prestart-failure-fails-create", hooks_prestart_fail),
+        case!("runtime.md/hooks/poststart-failure-warns-and-continues", hooks_poststart_fail),
+        case!("runtime.md/operations/config-changes-after-create-ignored", config_changes_ignored),
+        case!("runtime.md/state/stopped", state_stopped),
         case!("runtime.md/hooks/startContainer-in-container", hooks_start_container),
     ]
 }
@@ -412,5 +416,52 @@ fn hooks_start_container(c: &Ctx) -> R {
     c.rt(&["start", &id]).ok("start")?;
     let s = c.wait_file(&b.rootfs().join("tmp/start-hook"), Duration::from_secs(10))?;
     ensure!(s.trim() == "oci-conformance", "startContainer hook did not run in the container's UTS namespace: {s:?}");
+    Ok(())
+}
+
+fn hooks_prestart_fail(c: &Ctx) -> R {
+    let mut b = c.bundle();
+    b.sh("echo ran > /ran; sleep 30");
+    b.config["hooks"] = json!({"prestart": [{"path": "/bin/false"}]});
+    let (id, o) = c.create(&b, &[]);
+    ensure!(o.code != 0, "create with a failing prestart hook succeeded");
+    ensure!(c.rt(&["state", &id]).code != 0, "a container exists after the failed create");
+    ensure!(!b.rootfs().join("ran").exists(), "the process ran");
+    Ok(())
+}
+
+fn hooks_poststart_fail(c: &Ctx) -> R {
+    // runtime.md: a failing poststart hook is logged as a warning; the lifecycle continues.
+    let mut b = c.bundle();
+    b.sh("echo ran > /ran; sleep 30");
+    b.config["hooks"] = json!({"poststart": [{"path": "/bin/false"}]});
+    let id = c.created(&b)?;
+    let o = c.rt(&["start", &id]);
+    ensure!(o.code == 0, "start failed because of a poststart hook: {}", o.stderr.trim());
+    c.wait_file(&b.rootfs().join("ran"), Duration::from_secs(10))?;
+    ensure!(c.status(&id) == "running", "status {}", c.status(&id));
+    Ok(())
+}
+
+fn config_changes_ignored(c: &Ctx) -> R {
+    // Changing config.json after create does not change the container.
+    let mut b = c.bundle();
+    b.sh("echo first > /which; sleep 30");
+    let id = c.created(&b)?;
+    b.sh("echo second > /which; sleep 30");
+    b.write();
+    c.rt(&["start", &id]).ok("start")?;
+    let s = c.wait_file(&b.rootfs().join("which"), Duration::from_secs(10))?;
+    ensure!(s.trim() == "first", "the edited config.json was used: {s:?}");
+    Ok(())
+}
+
+fn state_stopped(c: &Ctx) -> R {
+    let mut b = c.bundle();
+    b.args(&["true"]);
+    let id = c.started(&b)?;
+    c.wait_status(&id, "stopped", Duration::from_secs(10))?;
+    let s = c.state(&id)?;
+    ensure!(s["id"] == id.as_str() && s["bundle"].is_string(), "state of a stopped container: {s}");
     Ok(())
 }
