@@ -500,6 +500,10 @@ pub fn cgroup_dir(pid: i64, controller: &str) -> Option<PathBuf> {
         let (_, keys, path) = (f.next()?, f.next()?, f.next()?);
         let hit = if controller.is_empty() { keys.is_empty() } else { keys.split(',').any(|k| k == controller) };
         if hit {
+            if path == "/" {
+                // The root cgroup: the process was not placed in this hierarchy.
+                return None;
+            }
             let mp = if controller.is_empty() { "/sys/fs/cgroup/unified".to_string() } else {
                 // v1 mountpoints join co-mounted controllers (cpu,cpuacct); the symlinks cover both.
                 format!("/sys/fs/cgroup/{keys}")

@@ -13,6 +13,10 @@ pub fn cases() -> Vec<Case> {
         case!("config.md/root/path-relative", root_relative),
         case!("config.md/root/path-absolute", root_absolute),
         case!("config.md/root/readonly", root_readonly),
+        case!("config.md/root/path-missing-fails", root_missing),
+        case!("config.md/process/args-empty-fails", args_empty),
+        case!("config.md/process/cwd-relative-fails", cwd_relative),
+        case!("config.md/process/user-uid-without-passwd-entry", uid_no_passwd),
         case!("config.md/mounts/destination-created", mount_dest_created),
         case!("config.md/mounts/order", mount_order),
         case!("config.md/mounts/bind", mount_bind),
@@ -408,5 +412,40 @@ fn env_home(c: &Ctx) -> R {
     b.process()["user"] = json!({"uid": 1000, "gid": 1000});
     let p = c.probe(&b)?;
     ensure!(p["env"].as_array().map(|e| e.iter().any(|x| x == "HOME=/home/user")).unwrap_or(false), "env {}", p["env"]);
+    Ok(())
+}
+
+fn root_missing(c: &Ctx) -> R {
+    let mut b = c.bundle();
+    b.config["root"]["path"] = json!("no-such-rootfs");
+    let (id, o) = c.create(&b, &[]);
+    ensure!(o.code != 0, "create with a missing root.path succeeded");
+    ensure!(c.rt(&["state", &id]).code != 0, "a container exists after the failed create");
+    Ok(())
+}
+
+fn args_empty(c: &Ctx) -> R {
+    let mut b = c.bundle();
+    b.args(&[]);
+    let (id, o) = c.create(&b, &[]);
+    if o.code == 0 {
+        let s = c.rt(&["start", &id]);
+        ensure!(s.code != 0, "an empty process.args was accepted and started");
+    }
+    Ok(())
+}
+
+fn cwd_relative(c: &Ctx) -> R {
+    let mut b = c.bundle();
+    b.process()["cwd"] = json!("tmp");
+    ensure!(c.run(&b).code != 0, "a relative process.cwd was accepted");
+    Ok(())
+}
+
+fn uid_no_passwd(c: &Ctx) -> R {
+    let mut b = c.bundle();
+    b.process()["user"] = json!({"uid": 4242, "gid": 4343});
+    let p = c.probe(&b)?;
+    ensure!(p["uid"] == 4242 && p["gid"] == 4343, "uid {} gid {}", p["uid"], p["gid"]);
     Ok(())
 }

@@ -29,6 +29,7 @@ pub fn cases() -> Vec<Case> {
         case!("config-linux.md/cgroups-path", cgroups_path),
         case!("config-linux.md/cgroups-path-relative", cgroups_path_relative),
         case!("config-linux.md/cgroups/memory", cg_memory),
+        case!("config-linux.md/cgroups/memory-swap", cg_memsw),
         case!("config-linux.md/cgroups/cpu", cg_cpu),
         case!("config-linux.md/cgroups/cpuset", cg_cpuset),
         case!("config-linux.md/cgroups/pids", cg_pids),
@@ -519,5 +520,15 @@ fn cgroups_path_relative(c: &Ctx) -> R {
     let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
     let line = cg.lines().find(|l| l.split(':').nth(1).map(|k| k.split(',').any(|x| x == "memory")).unwrap_or(false)).unwrap_or("");
     ensure!(line.ends_with(&format!("/{name}")), "memory cgroup is {line:?}, want .../{name}");
+    Ok(())
+}
+
+fn cg_memsw(c: &Ctx) -> R {
+    need_v1("memory")?;
+    if !Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() {
+        skip!("the kernel has no swap accounting (memory.memsw.*)");
+    }
+    let pid = with_resources(c, json!({"memory": {"limit": 64 << 20, "swap": 128 << 20}}))?;
+    ensure!(cgfile(pid, "memory", "memory.memsw.limit_in_bytes")? == (128u64 << 20).to_string(), "memory.memsw.limit_in_bytes");
     Ok(())
 }

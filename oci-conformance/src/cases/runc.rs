@@ -36,14 +36,15 @@ pub fn cases() -> Vec<Case> {
         case!("runc/update/memory-pids-cpu", update),
         case!("runc/update/resources-stdin", update_stdin),
         case!("runc/update/memory-unit-suffix", update_suffix),
-        case!("runc/pid-file", pid_file),
-        case!("runc/preserve-fds", preserve_fds),
-        case!("runc/no-pivot", no_pivot),
+        case!("runc/pid-file/absolute", pid_file),
+        case!("runc/pid-file/relative", pid_file_relative),
+        case!("runc/preserve-fds/run", preserve_fds),
+        case!("runc/no-pivot/run", no_pivot),
         case!("runc/terminal/console-socket", terminal),
         case!("runc/terminal/consoleSize", terminal_size),
         case!("runc/terminal/without-console-socket-fails", terminal_no_socket),
         case!("runc/spec/template-runs", spec_template),
-        case!("runc/version", version),
+        case!("runc/version/spec-line", version),
         case!("runc/cgroups/removed-after-delete", cgroups_removed),
     ]
 }
@@ -514,5 +515,17 @@ fn delete_force_created(c: &Ctx) -> R {
     std::thread::sleep(Duration::from_millis(200));
     ensure!(!alive(pid), "init survived");
     ensure!(c.rt(&["state", &id]).code != 0, "state still answers");
+    Ok(())
+}
+
+fn pid_file_relative(c: &Ctx) -> R {
+    // A relative --pid-file is relative to the runtime's working directory.
+    let mut b = c.bundle();
+    b.args(&["sleep", "30"]);
+    b.write();
+    let id = c.id();
+    c.rt_with(&["create", "--bundle", b.dir.to_str().unwrap_or(""), "--pid-file", "rel.pid", &id], Opts { cwd: Some(b.dir.clone()), ..Default::default() }).ok("create --pid-file rel.pid")?;
+    let s = fs::read_to_string(b.dir.join("rel.pid")).map_err(|e| format!("pid file: {e}"))?;
+    ensure!(s == c.pid(&id)?.to_string(), "pid file {s:?} (no trailing newline expected)");
     Ok(())
 }

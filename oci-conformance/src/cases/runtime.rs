@@ -16,6 +16,9 @@ pub fn cases() -> Vec<Case> {
         case!("runtime.md/lifecycle/create-error-leaves-nothing", create_error_cleans),
         case!("runtime.md/lifecycle/start-error-bad-executable", bad_executable),
         case!("runtime.md/operations/create-duplicate-id", create_duplicate),
+        case!("runtime.md/operations/create-invalid-config-fails", create_invalid_json),
+        case!("runtime.md/operations/create-missing-bundle-fails", create_missing_bundle),
+        case!("runtime.md/operations/delete-leaves-nothing", delete_leaves_nothing),
         case!("runtime.md/operations/state-unknown-id", |c| unknown(c, &["state"])),
         case!("runtime.md/operations/start-unknown-id", |c| unknown(c, &["start"])),
         case!("runtime.md/operations/kill-unknown-id", |c| unknown(c, &["kill"])),
@@ -463,5 +466,47 @@ fn state_stopped(c: &Ctx) -> R {
     c.wait_status(&id, "stopped", Duration::from_secs(10))?;
     let s = c.state(&id)?;
     ensure!(s["id"] == id.as_str() && s["bundle"].is_string(), "state of a stopped container: {s}");
+    Ok(())
+}
+
+fn create_invalid_json(c: &Ctx) -> R {
+    let b = c.bundle();
+    fs::write(b.dir.join("config.json"), "{ this is not json").map_err(|e| e.to_string())?;
+    let id = c.id();
+    let o = c.rt(&["create", "--bundle", b.dir.to_str().unwrap_or(""), &id]);
+    ensure!(o.code != 0, "create with a malformed config.json succeeded");
+    ensure!(c.rt(&["state", &id]).code != 0, "a container exists after the failed create");
+    Ok(())
+}
+
+fn create_missing_bundle(c: &Ctx) -> R {
+    let id = c.id();
+    let dir = c.work.join("no-such-bundle");
+    let o = c.rt(&["create", "--bundle", dir.to_str().unwrap_or(""), &id]);
+    ensure!(o.code != 0, "create with a missing bundle succeeded");
+    Ok(())
+}
+
+fn delete_leaves_nothing(c: &Ctx) -> R {
+    // After delete: no state, no cgroups, no process, no mount of the rootfs on the host.
+    let mut b = c.bundle();
+    b.args(&["sleep", "30"]);
+    let id = c.started(&b)?;
+    let pid = c.pid(&id)?;
+    let cgs: Vec<_> = ["memory", "pids", "cpu", "devices", "freezer", ""].iter().filter_map(|k| crate::rt::cgroup_dir(pid, k)).collect();
+    c.rt(&["kill", &id, "KILL"]).ok("kill")?;
+    c.wait_status(&id, "stopped", Duration::from_secs(10))?;
+    c.rt(&["delete", &id]).ok("delete")?;
+    let mut left = vec![];
+    if c.rt.root.join(&id).exists() {
+        left.push(format!("state dir {}", c.rt.root.join(&id).display()));
+    }
+    left.extend(cgs.iter().filter(|d| d.exists()).map(|d| format!("cgroup {}", d.display())));
+    let rootfs = b.rootfs().to_string_lossy().to_string();
+    left.extend(fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().lines().filter(|l| l.contains(&rootfs)).map(String::from));
+    if crate::cases::runc::alive(pid) {
+        left.push(format!("process {pid}"));
+    }
+    ensure!(left.is_empty(), "left behind: {left:?}");
     Ok(())
 }
