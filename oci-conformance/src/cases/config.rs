@@ -25,6 +25,9 @@ pub fn cases() -> Vec<Case> {
         case!("config.md/mounts/options-flags", mount_flags),
         case!("config.md/mounts/tmpfs-data-options", mount_tmpfs_data),
         case!("config.md/mounts/bind-relative-source", mount_bind_relative),
+        case!("config.md/mounts/cgroup-filesystem", mount_cgroup),
+        case!("config.md/mounts/recursive-bind-submounts", mount_rbind),
+        case!("runc/mounts/tmpcopyup", mount_tmpcopyup),
         case!("config.md/mounts/destination-symlink-stays-in-rootfs", mount_symlink_dest),
         case!("config.md/process/env-home-default", env_home),
         case!("config.md/process/args", process_args),
@@ -447,5 +450,54 @@ fn uid_no_passwd(c: &Ctx) -> R {
     b.process()["user"] = json!({"uid": 4242, "gid": 4343});
     let p = c.probe(&b)?;
     ensure!(p["uid"] == 4242 && p["gid"] == 4343, "uid {} gid {}", p["uid"], p["gid"]);
+    Ok(())
+}
+
+fn mount_cgroup(c: &Ctx) -> R {
+    let mut b = c.bundle();
+    b.add_mount(json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}));
+    b.probe(&["--path", "/sys/fs/cgroup", "--path", "/sys/fs/cgroup/memory"]);
+    let p = c.probe(&b)?;
+    let ms: Vec<_> = p["mounts"].as_array().map(|a| a.iter().filter(|m| m["mountpoint"].as_str().map(|s| s.starts_with("/sys/fs/cgroup")).unwrap_or(false)).cloned().collect()).unwrap_or_default();
+    ensure!(!ms.is_empty(), "nothing mounted at /sys/fs/cgroup");
+    if std::path::Path::new("/sys/fs/cgroup/memory").exists() {
+        ensure!(p["paths"]["/sys/fs/cgroup/memory"]["type"] == "dir" || p["paths"]["/sys/fs/cgroup/memory"]["type"] == "symlink", "no memory hierarchy in the container: {}", p["paths"]["/sys/fs/cgroup/memory"]);
+    }
+    // The hierarchies themselves are read-only (v1 runtimes put them on a tmpfs).
+    for m in ms.iter().filter(|m| m["fstype"] == "cgroup" || m["fstype"] == "cgroup2") {
+        ensure!(has_opt(&m["options"], "ro"), "cgroup mount {} is not ro", m["mountpoint"]);
+    }
+    Ok(())
+}
+
+fn mount_rbind(c: &Ctx) -> R {
+    // rbind carries submounts along; bind alone does not.
+    let d = host_dir(c, "rbind");
+    let sub = d.join("sub");
+    fs::create_dir_all(&sub).map_err(|e| e.to_string())?;
+    let st = std::process::Command::new("mount").args(["-t", "tmpfs", "oci-conf-sub"]).arg(&sub).status().map_err(|e| e.to_string())?;
+    ensure!(st.success(), "mount a tmpfs on the host");
+    fs::write(sub.join("f"), "sub").map_err(|e| e.to_string())?;
+    let mut b = c.bundle();
+    b.add_mount(json!({"destination": "/r", "type": "bind", "source": d, "options": ["rbind"]}));
+    b.add_mount(json!({"destination": "/nr", "type": "bind", "source": d, "options": ["bind"]}));
+    b.probe(&["--read", "/r/sub/f", "--read", "/nr/sub/f"]);
+    let p = c.probe(&b);
+    let _ = std::process::Command::new("umount").arg("-l").arg(&sub).status();
+    let p = p?;
+    ensure!(p["files"]["/r/sub/f"] == "sub", "rbind lost the submount: {}", p["files"]);
+    ensure!(p["files"]["/nr/sub/f"].is_object(), "bind (not rbind) carried the submount: {}", p["files"]);
+    Ok(())
+}
+
+fn mount_tmpcopyup(c: &Ctx) -> R {
+    let mut b = c.bundle();
+    fs::create_dir_all(b.rootfs().join("data")).map_err(|e| e.to_string())?;
+    fs::write(b.rootfs().join("data/seed"), "seeded").map_err(|e| e.to_string())?;
+    b.add_mount(json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}));
+    b.probe(&["--read", "/data/seed"]);
+    let p = c.probe(&b)?;
+    ensure!(mount_at(&p, "/data").map(|m| m["fstype"] == "tmpfs").unwrap_or(false), "no tmpfs at /data");
+    ensure!(p["files"]["/data/seed"] == "seeded", "tmpcopyup did not copy: {}", p["files"]);
     Ok(())
 }

@@ -33,6 +33,7 @@ pub fn cases() -> Vec<Case> {
         case!("config-linux.md/cgroups/cpu", cg_cpu),
         case!("config-linux.md/cgroups/cpuset", cg_cpuset),
         case!("config-linux.md/cgroups/pids", cg_pids),
+        case!("config-linux.md/cgroups/pids-enforced", cg_pids_enforced),
         case!("config-linux.md/cgroups/hugepage-limits", cg_hugetlb),
         case!("config-linux.md/cgroups/blkio-weight", cg_blkio),
         case!("config-linux.md/cgroups/network", cg_network),
@@ -45,6 +46,7 @@ pub fn cases() -> Vec<Case> {
         case!("config-linux.md/seccomp/kill", seccomp_kill),
         case!("config-linux.md/seccomp/args-condition", seccomp_args),
         case!("config-linux.md/seccomp/default-errno-allowlist", seccomp_allowlist),
+        case!("runc/seccomp/unknown-syscall-name-ignored", seccomp_unknown_name),
         case!("config-linux.md/rootfs-mount-propagation/private", |c| propagation(c, "private")),
         case!("config-linux.md/rootfs-mount-propagation/slave", |c| propagation(c, "slave")),
         case!("config-linux.md/rootfs-mount-propagation/shared", |c| propagation(c, "shared")),
@@ -530,5 +532,24 @@ fn cg_memsw(c: &Ctx) -> R {
     }
     let pid = with_resources(c, json!({"memory": {"limit": 64 << 20, "swap": 128 << 20}}))?;
     ensure!(cgfile(pid, "memory", "memory.memsw.limit_in_bytes")? == (128u64 << 20).to_string(), "memory.memsw.limit_in_bytes");
+    Ok(())
+}
+
+fn cg_pids_enforced(c: &Ctx) -> R {
+    need_v1("pids")?;
+    let mut b = c.bundle();
+    b.linux()["resources"] = json!({"pids": {"limit": 5}});
+    // The shell is one pid; the sixth fork must fail with EAGAIN.
+    b.sh("for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & done; wait");
+    let o = c.run(&b);
+    let all = format!("{}{}", o.stdout, o.stderr);
+    ensure!(all.contains("fork") || all.contains("Resource temporarily unavailable"), "10 forks under pids.max 5 all succeeded: {:?}", crate::rt::short(&all));
+    Ok(())
+}
+
+fn seccomp_unknown_name(c: &Ctx) -> R {
+    let p = seccomp(c, json!({"defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat", "no_such_syscall_oci"], "action": "SCMP_ACT_ERRNO"}]}), &["--mkdir", "/tmp/x"])?;
+    ensure!(p["mkdir"]["/tmp/x"]["errno"] == libc::EPERM, "mkdir {}", p["mkdir"]);
     Ok(())
 }

@@ -21,6 +21,10 @@ pub fn cases() -> Vec<Case> {
         case!("runc/exec/env-cwd-user", exec_opts),
         case!("runc/exec/caps-match-init", exec_caps),
         case!("runc/exec/stopped-fails", exec_stopped),
+        case!("runc/exec/cap-flag", exec_cap_flag),
+        case!("runc/kill/invalid-signal-fails", kill_invalid),
+        case!("runc/state/paused", state_paused),
+        case!("runc/update/stopped-fails", update_stopped),
         case!("runc/exec/detach-pid-file", exec_detach),
         case!("runc/exec/preserve-fds", exec_preserve_fds),
         case!("runc/kill/all", kill_all),
@@ -527,5 +531,43 @@ fn pid_file_relative(c: &Ctx) -> R {
     c.rt_with(&["create", "--bundle", b.dir.to_str().unwrap_or(""), "--pid-file", "rel.pid", &id], Opts { cwd: Some(b.dir.clone()), ..Default::default() }).ok("create --pid-file rel.pid")?;
     let s = fs::read_to_string(b.dir.join("rel.pid")).map_err(|e| format!("pid file: {e}"))?;
     ensure!(s == c.pid(&id)?.to_string(), "pid file {s:?} (no trailing newline expected)");
+    Ok(())
+}
+
+fn exec_cap_flag(c: &Ctx) -> R {
+    let (id, _, _) = sleeper(c)?;
+    let o = c.rt(&["exec", "--cap", "CAP_SYS_ADMIN", &id, "/probe"]);
+    o.ok("exec --cap CAP_SYS_ADMIN")?;
+    let p = o.json()?;
+    let bit = 1u64 << super::cap_bit("CAP_SYS_ADMIN");
+    for set in ["CapBnd", "CapEff", "CapPrm"] {
+        ensure!(capmask(&p, set) & bit != 0, "{set} lacks CAP_SYS_ADMIN: {:x}", capmask(&p, set));
+    }
+    ensure!(capmask(&p, "CapInh") & bit == 0 && capmask(&p, "CapAmb") & bit == 0, "--cap leaked into inheritable/ambient");
+    Ok(())
+}
+
+fn kill_invalid(c: &Ctx) -> R {
+    let (id, _, _) = sleeper(c)?;
+    ensure!(c.rt(&["kill", &id, "NOSUCHSIG"]).code != 0, "kill with an unknown signal name succeeded");
+    ensure!(c.status(&id) == "running", "status {}", c.status(&id));
+    Ok(())
+}
+
+fn state_paused(c: &Ctx) -> R {
+    let (id, _, _) = sleeper(c)?;
+    c.rt(&["pause", &id]).ok("pause")?;
+    let s = c.state(&id)?;
+    ensure!(s["status"] == "paused", "state {s}");
+    c.rt(&["resume", &id]).ok("resume")?;
+    c.wait_status(&id, "running", Duration::from_secs(10))
+}
+
+fn update_stopped(c: &Ctx) -> R {
+    let mut b = c.bundle();
+    b.args(&["true"]);
+    let id = c.started(&b)?;
+    c.wait_status(&id, "stopped", Duration::from_secs(10))?;
+    ensure!(c.rt(&["update", "--pids-limit", "10", &id]).code != 0, "update of a stopped container succeeded");
     Ok(())
 }

@@ -47,6 +47,8 @@ pub fn cases() -> Vec<Case> {
         case!("runtime.md/operations/config-changes-after-create-ignored", config_changes_ignored),
         case!("runtime.md/state/stopped", state_stopped),
         case!("runtime.md/hooks/startContainer-in-container", hooks_start_container),
+        case!("runtime.md/hooks/createContainer-in-container-namespaces", hooks_create_container_ns),
+        case!("runtime.md/hooks/createRuntime-in-runtime-namespace", hooks_create_runtime_ns),
     ]
 }
 
@@ -508,5 +510,32 @@ fn delete_leaves_nothing(c: &Ctx) -> R {
         left.push(format!("process {pid}"));
     }
     ensure!(left.is_empty(), "left behind: {left:?}");
+    Ok(())
+}
+
+fn hooks_create_container_ns(c: &Ctx) -> R {
+    let mut b = c.bundle();
+    let log = b.dir.join("cc.log");
+    b.args(&["sleep", "30"]);
+    b.config["hooks"] = json!({"createContainer": [{"path": "/bin/sh", "args": ["sh", "-c",
+        format!("echo $(readlink /proc/self/ns/mnt) $(readlink /proc/self/ns/uts) $(readlink /proc/self/ns/net) > {}", log.display())]}]});
+    let id = c.created(&b)?;
+    let pid = c.pid(&id)?;
+    let got = fs::read_to_string(&log).map_err(|e| format!("hook log: {e}"))?;
+    let want: Vec<String> = ["mnt", "uts", "net"].iter().map(|n| fs::read_link(format!("/proc/{pid}/ns/{n}")).map(|x| x.to_string_lossy().into_owned()).unwrap_or_default()).collect();
+    ensure!(got.split_whitespace().collect::<Vec<_>>() == want.iter().map(|s| s.as_str()).collect::<Vec<_>>(), "createContainer ran in {got:?}, container has {want:?}");
+    Ok(())
+}
+
+fn hooks_create_runtime_ns(c: &Ctx) -> R {
+    let mut b = c.bundle();
+    let log = b.dir.join("cr.log");
+    b.args(&["sleep", "30"]);
+    b.config["hooks"] = json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c",
+        format!("echo $(readlink /proc/self/ns/uts) $(readlink /proc/self/ns/net) > {}", log.display())]}]});
+    let _id = c.created(&b)?;
+    let got = fs::read_to_string(&log).map_err(|e| format!("hook log: {e}"))?;
+    let want = format!("{} {}", crate::rt::host_ns("uts"), crate::rt::host_ns("net"));
+    ensure!(got.trim() == want, "createRuntime ran in {got:?}, runtime has {want:?}");
     Ok(())
 }
