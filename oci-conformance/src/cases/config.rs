@@ -47,12 +47,12 @@ pub fn cases() -> Vec<Case> {
         case!("config.md/process/noNewPrivileges-false", |c| nnp(c, false)),
         case!("config.md/process/oomScoreAdj", process_oom),
         case!("config.md/process/terminal-false-inherits-stdio", process_no_terminal),
-        case!("config.md/hostname", hostname),
-        case!("config.md/hostname-without-uts-fails", hostname_no_uts),
-        case!("config.md/domainname", domainname),
-        case!("config.md/annotations-accepted", annotations),
-        case!("config.md/unknown-properties-ignored", unknown_properties),
-        case!("config.md/posix-platform-mounts-missing-type-bind", mount_bind_no_type),
+        case!("config.md/hostname/set", hostname),
+        case!("config.md/hostname/without-uts-namespace-fails", hostname_no_uts),
+        case!("config.md/domainname/set", domainname),
+        case!("config.md/annotations/accepted", annotations),
+        case!("config.md/extensibility/unknown-properties-ignored", unknown_properties),
+        case!("config.md/mounts/bind-without-type", mount_bind_no_type),
     ]
 }
 
