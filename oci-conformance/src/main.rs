@@ -26,7 +26,8 @@ enum Res {
     Skip(String),
 }
 
-const USAGE: &str = "usage: oci-conformance --runtime BIN [--runtime [NAME=]BIN ...] [--filter PATTERN]...
+const USAGE: &str =
+    "usage: oci-conformance --runtime BIN [--runtime [NAME=]BIN ...] [--filter PATTERN]...
        [--expected-failures FILE] [--check NAME] [--work DIR] [--list] [--verbose] [--serial]
   --runtime      a runtime binary (runc-compatible CLI); NAME defaults to its file name.
                  crun on a hybrid-cgroup host runs in a private mount namespace without
@@ -41,31 +42,67 @@ fn main() {
 
 fn real_main() -> i32 {
     let args: Vec<String> = std::env::args().collect();
-    let (mut runtimes, mut filters, mut expected, mut check, mut work) = (vec![], vec![], None, None, None);
+    let (mut runtimes, mut filters, mut expected, mut check, mut work) =
+        (vec![], vec![], None, None, None);
     let (mut list, mut verbose, mut serial) = (false, false, false);
     let mut i = 1;
     while i < args.len() {
         let v = args.get(i + 1).cloned();
-        let need = |v: Option<String>| v.unwrap_or_else(|| { eprintln!("{USAGE}"); std::process::exit(2) });
+        let need = |v: Option<String>| {
+            v.unwrap_or_else(|| {
+                eprintln!("{USAGE}");
+                std::process::exit(2)
+            })
+        };
         match args[i].as_str() {
-            "--runtime" | "-r" => { runtimes.push(need(v)); i += 1; }
-            "--filter" | "-f" => { filters.push(need(v)); i += 1; }
-            "--expected-failures" => { expected = Some(PathBuf::from(need(v))); i += 1; }
-            "--check" => { check = Some(need(v)); i += 1; }
-            "--work" => { work = Some(PathBuf::from(need(v))); i += 1; }
+            "--runtime" | "-r" => {
+                runtimes.push(need(v));
+                i += 1;
+            }
+            "--filter" | "-f" => {
+                filters.push(need(v));
+                i += 1;
+            }
+            "--expected-failures" => {
+                expected = Some(PathBuf::from(need(v)));
+                i += 1;
+            }
+            "--check" => {
+                check = Some(need(v));
+                i += 1;
+            }
+            "--work" => {
+                work = Some(PathBuf::from(need(v)));
+                i += 1;
+            }
             "--list" => list = true,
             "--verbose" | "-v" => verbose = true,
             "--serial" => serial = true,
-            "-h" | "--help" => { println!("{USAGE}"); return 0; }
-            o => { eprintln!("unknown argument {o:?}\n{USAGE}"); return 2; }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return 0;
+            }
+            o => {
+                eprintln!("unknown argument {o:?}\n{USAGE}");
+                return 2;
+            }
         }
         i += 1;
     }
     let all = cases::all();
-    let selected: Vec<&Case> = all.iter().filter(|c| filters.is_empty() || filters.iter().any(|f| c.name.contains(f.as_str()))).collect();
+    let selected: Vec<&Case> = all
+        .iter()
+        .filter(|c| filters.is_empty() || filters.iter().any(|f| c.name.contains(f.as_str())))
+        .collect();
     if list {
         for c in &selected {
-            println!("{}{}", c.name, c.deviation.map(|d| format!("  [deviation: {d}]")).unwrap_or_default());
+            println!(
+                "{}{}",
+                c.name,
+                c.deviation
+                    .map(|d| format!("  [deviation: {d}]"))
+                    .unwrap_or_default()
+            );
         }
         return 0;
     }
@@ -78,26 +115,47 @@ fn real_main() -> i32 {
         eprintln!("oci-conformance: run as root (cases create real containers)");
         return 2;
     }
-    let work = work.unwrap_or_else(|| PathBuf::from(format!("/tmp/oci-conformance-{}", std::process::id())));
+    let work = work
+        .unwrap_or_else(|| PathBuf::from(format!("/tmp/oci-conformance-{}", std::process::id())));
     let _ = fs::create_dir_all(&work);
     // Bundles live on a shared mount, so rootfsPropagation shared/slave have a peer group to
     // join (this host's / is private).
     let ws = work.to_string_lossy();
-    let _ = Command::new("sh").arg("-c").arg(format!("mount --bind {ws} {ws} && mount --make-shared {ws}")).status();
-    let probe = match std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("oci-probe"))) {
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "mount --bind {ws} {ws} && mount --make-shared {ws}"
+        ))
+        .status();
+    let probe = match std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("oci-probe")))
+    {
         Some(p) if p.exists() => p,
-        _ => { eprintln!("oci-conformance: oci-probe not found next to this binary (cargo build -p oci-conformance)"); return 2; }
+        _ => {
+            eprintln!("oci-conformance: oci-probe not found next to this binary (cargo build -p oci-conformance)");
+            return 2;
+        }
     };
     let base = match Base::build(&work.join("base"), &probe) {
         Ok(b) => b,
-        Err(e) => { eprintln!("oci-conformance: building the base rootfs: {e}"); return 2; }
+        Err(e) => {
+            eprintln!("oci-conformance: building the base rootfs: {e}");
+            return 2;
+        }
     };
     let mut crun_ns: Option<CrunNs> = None;
     let mut rts = vec![];
     for spec in &runtimes {
         let (name, bin) = match spec.split_once('=') {
             Some((n, b)) => (n.to_string(), b.to_string()),
-            None => (Path::new(spec).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or(spec.clone()), spec.clone()),
+            None => (
+                Path::new(spec)
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or(spec.clone()),
+                spec.clone(),
+            ),
         };
         let bin = resolve(&bin);
         let mut argv = vec![bin.clone()];
@@ -105,10 +163,16 @@ fn real_main() -> i32 {
             if crun_ns.is_none() {
                 match CrunNs::new(&work) {
                     Ok(n) => crun_ns = Some(n),
-                    Err(e) => { eprintln!("oci-conformance: crun namespace: {e}"); return 2; }
+                    Err(e) => {
+                        eprintln!("oci-conformance: crun namespace: {e}");
+                        return 2;
+                    }
                 }
             }
-            let ns = crun_ns.as_ref().map(|n| n.file.to_string_lossy().into_owned()).unwrap_or_default();
+            let ns = crun_ns
+                .as_ref()
+                .map(|n| n.file.to_string_lossy().into_owned())
+                .unwrap_or_default();
             argv = vec!["nsenter".into(), format!("--mount={ns}"), "--".into(), bin];
         }
         let root = work.join(format!("state-{name}"));
@@ -116,7 +180,15 @@ fn real_main() -> i32 {
         rts.push(Runtime { name, argv, root });
     }
     let started = Instant::now();
-    eprintln!("oci-conformance: {} cases x {} runtimes ({})", selected.len(), rts.len(), rts.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "));
+    eprintln!(
+        "oci-conformance: {} cases x {} runtimes ({})",
+        selected.len(),
+        rts.len(),
+        rts.iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     // One thread per runtime; each runs the cases in order.
     let results: Vec<Vec<(Res, Duration)>> = std::thread::scope(|s| {
         let hs: Vec<_> = rts
@@ -128,34 +200,64 @@ fn real_main() -> i32 {
                     for (k, c) in sel.iter().enumerate() {
                         let t = Instant::now();
                         let ctx = Ctx::new(r, base, work.join(format!("{}-{k}", r.name)));
-                        let res = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (c.f)(&ctx))) {
-                            Ok(Ok(())) => Res::Pass,
-                            Ok(Err(Fail::Fail(m))) => Res::Fail(m),
-                            Ok(Err(Fail::Skip(m))) => Res::Skip(m),
-                            Err(p) => Res::Fail(format!("panic: {:?}", p.downcast_ref::<String>().cloned().or(p.downcast_ref::<&str>().map(|s| s.to_string())))),
-                        };
+                        let res =
+                            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                (c.f)(&ctx)
+                            })) {
+                                Ok(Ok(())) => Res::Pass,
+                                Ok(Err(Fail::Fail(m))) => Res::Fail(m),
+                                Ok(Err(Fail::Skip(m))) => Res::Skip(m),
+                                Err(p) => Res::Fail(format!(
+                                    "panic: {:?}",
+                                    p.downcast_ref::<String>()
+                                        .cloned()
+                                        .or(p.downcast_ref::<&str>().map(|s| s.to_string()))
+                                )),
+                            };
                         drop(ctx);
                         if verbose {
-                            eprintln!("[{}] {} {:?} ({:.1}s)", r.name, c.name, res, t.elapsed().as_secs_f64());
+                            eprintln!(
+                                "[{}] {} {:?} ({:.1}s)",
+                                r.name,
+                                c.name,
+                                res,
+                                t.elapsed().as_secs_f64()
+                            );
                         }
                         out.push((res, t.elapsed()));
                     }
                     out
                 };
-                if serial { None } else { Some(s.spawn(run)) }.map(Ok).unwrap_or_else(|| Err(run()))
+                if serial { None } else { Some(s.spawn(run)) }
+                    .map(Ok)
+                    .unwrap_or_else(|| Err(run()))
             })
             .collect();
-        hs.into_iter().map(|h| match h { Ok(h) => h.join().unwrap_or_default(), Err(v) => v }).collect()
+        hs.into_iter()
+            .map(|h| match h {
+                Ok(h) => h.join().unwrap_or_default(),
+                Err(v) => v,
+            })
+            .collect()
     });
     drop(crun_ns);
     // The table.
-    let w = selected.iter().map(|c| c.name.len()).max().unwrap_or(4).max(4);
+    let w = selected
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
     let mut hdr = format!("{:w$}", "case");
     for r in &rts {
         hdr.push_str(&format!("  {:>6}", r.name));
     }
     println!("{hdr}");
-    let cell = |r: &Res| match r { Res::Pass => "pass", Res::Fail(_) => "FAIL", Res::Skip(_) => "skip" };
+    let cell = |r: &Res| match r {
+        Res::Pass => "pass",
+        Res::Fail(_) => "FAIL",
+        Res::Skip(_) => "skip",
+    };
     for (k, c) in selected.iter().enumerate() {
         let mut line = format!("{:w$}", c.name);
         for (j, _) in rts.iter().enumerate() {
@@ -171,9 +273,15 @@ fn real_main() -> i32 {
     let mut areas: BTreeMap<String, Vec<Vec<u32>>> = BTreeMap::new();
     for (k, c) in selected.iter().enumerate() {
         let area = c.name.splitn(3, '/').take(2).collect::<Vec<_>>().join("/");
-        let e = areas.entry(area).or_insert_with(|| vec![vec![0; 3]; rts.len()]);
+        let e = areas
+            .entry(area)
+            .or_insert_with(|| vec![vec![0; 3]; rts.len()]);
         for j in 0..rts.len() {
-            let i = match results[j][k].0 { Res::Pass => 0, Res::Fail(_) => 1, Res::Skip(_) => 2 };
+            let i = match results[j][k].0 {
+                Res::Pass => 0,
+                Res::Fail(_) => 1,
+                Res::Skip(_) => 2,
+            };
             e[j][i] += 1;
         }
     }
@@ -188,7 +296,9 @@ fn real_main() -> i32 {
         let mut line = format!("{a:aw$}");
         for (j, c) in v.iter().enumerate() {
             line.push_str(&format!("  {:>10}", format!("{}/{}/{}", c[0], c[1], c[2])));
-            for i in 0..3 { totals[j][i] += c[i]; }
+            for i in 0..3 {
+                totals[j][i] += c[i];
+            }
         }
         println!("{line}");
     }
@@ -213,7 +323,11 @@ fn real_main() -> i32 {
     let _ = Command::new("umount").arg("-l").arg(&work).status();
     let _ = fs::remove_dir_all(&work);
     // The verdict for the checked runtime.
-    let check = check.or_else(|| rts.iter().find(|r| r.name == "hull").map(|r| r.name.clone()));
+    let check = check.or_else(|| {
+        rts.iter()
+            .find(|r| r.name == "hull")
+            .map(|r| r.name.clone())
+    });
     let Some(check) = check else { return 0 };
     let Some(j) = rts.iter().position(|r| r.name == check) else {
         eprintln!("--check {check}: no such runtime");
@@ -221,14 +335,29 @@ fn real_main() -> i32 {
     };
     let known: Vec<String> = expected
         .and_then(|p| fs::read_to_string(p).ok())
-        .map(|s| s.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#') && !l.starts_with(char::is_whitespace)).map(|l| l.split_whitespace().next().unwrap_or("").to_string()).collect())
+        .map(|s| {
+            s.lines()
+                .filter(|l| {
+                    !l.trim().is_empty()
+                        && !l.starts_with('#')
+                        && !l.starts_with(char::is_whitespace)
+                })
+                .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
+                .collect()
+        })
         .unwrap_or_default();
     let mut bad = 0;
     for (k, c) in selected.iter().enumerate() {
         let listed = known.iter().any(|n| n == c.name);
         match (&results[j][k].0, listed) {
-            (Res::Fail(_), false) => { println!("{check}: UNEXPECTED FAILURE {}", c.name); bad += 1; }
-            (Res::Pass, true) => println!("{check}: {} passes now: remove it from the expected failures", c.name),
+            (Res::Fail(_), false) => {
+                println!("{check}: UNEXPECTED FAILURE {}", c.name);
+                bad += 1;
+            }
+            (Res::Pass, true) => println!(
+                "{check}: {} passes now: remove it from the expected failures",
+                c.name
+            ),
             _ => {}
         }
     }
@@ -243,14 +372,25 @@ fn real_main() -> i32 {
 
 fn resolve(bin: &str) -> String {
     if bin.contains('/') {
-        return fs::canonicalize(bin).map(|p| p.to_string_lossy().into_owned()).unwrap_or(bin.to_string());
+        return fs::canonicalize(bin)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or(bin.to_string());
     }
-    std::env::var("PATH").unwrap_or_default().split(':').map(|d| Path::new(d).join(bin)).find(|p| p.exists()).map(|p| p.to_string_lossy().into_owned()).unwrap_or(bin.to_string())
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|d| Path::new(d).join(bin))
+        .find(|p| p.exists())
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or(bin.to_string())
 }
 
 /// Is cgroup2 mounted at /sys/fs/cgroup/unified next to v1 hierarchies?
 fn is_hybrid() -> bool {
-    fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().lines().any(|l| l.split(' ').nth(4) == Some("/sys/fs/cgroup/unified") && l.contains(" - cgroup2 "))
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some("/sys/fs/cgroup/unified") && l.contains(" - cgroup2 "))
 }
 
 /// A persistent mount namespace without /sys/fs/cgroup/unified, shared by every crun
@@ -266,13 +406,25 @@ impl CrunNs {
         let dir = work.join("crun-ns");
         fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let sh = |s: &str| -> Result<(), String> {
-            let o = Command::new("sh").arg("-c").arg(s).output().map_err(|e| e.to_string())?;
-            if o.status.success() { Ok(()) } else { Err(format!("{s}: {}", String::from_utf8_lossy(&o.stderr))) }
+            let o = Command::new("sh")
+                .arg("-c")
+                .arg(s)
+                .output()
+                .map_err(|e| e.to_string())?;
+            if o.status.success() {
+                Ok(())
+            } else {
+                Err(format!("{s}: {}", String::from_utf8_lossy(&o.stderr)))
+            }
         };
         let d = dir.to_string_lossy();
-        sh(&format!("mount --bind {d} {d} && mount --make-private {d} && touch {d}/mnt"))?;
+        sh(&format!(
+            "mount --bind {d} {d} && mount --make-private {d} && touch {d}/mnt"
+        ))?;
         let file = dir.join("mnt");
-        sh(&format!("unshare --mount={d}/mnt --propagation slave umount /sys/fs/cgroup/unified"))?;
+        sh(&format!(
+            "unshare --mount={d}/mnt --propagation slave umount /sys/fs/cgroup/unified"
+        ))?;
         Ok(CrunNs { dir, file })
     }
 }

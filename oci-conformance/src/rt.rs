@@ -73,17 +73,29 @@ impl Out {
         let text = self.stdout.trim();
         serde_json::from_str(text)
             .or_else(|_| {
-                let l = text.lines().find(|l| l.trim_start().starts_with('{')).unwrap_or("");
+                let l = text
+                    .lines()
+                    .find(|l| l.trim_start().starts_with('{'))
+                    .unwrap_or("");
                 serde_json::from_str(l.trim())
             })
-            .map_err(|e| Fail::Fail(format!("output is not JSON ({e}): {:?} stderr {:?}", short(&self.stdout), short(&self.stderr))))
+            .map_err(|e| {
+                Fail::Fail(format!(
+                    "output is not JSON ({e}): {:?} stderr {:?}",
+                    short(&self.stdout),
+                    short(&self.stderr)
+                ))
+            })
     }
 }
 
 pub fn short(s: &str) -> String {
     let s = s.trim();
     if s.len() > 300 {
-        format!("{}...", &s[..s.char_indices().nth(300).map(|x| x.0).unwrap_or(s.len())])
+        format!(
+            "{}...",
+            &s[..s.char_indices().nth(300).map(|x| x.0).unwrap_or(s.len())]
+        )
     } else {
         s.to_string()
     }
@@ -98,22 +110,48 @@ impl Base {
     pub fn build(dir: &Path, probe: &Path) -> Result<Base, String> {
         let rootfs = dir.join("rootfs");
         let _ = fs::remove_dir_all(&rootfs);
-        for d in ["bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "root", "home/user", "usr/bin", "usr/sbin", "mnt", "run", "var"] {
+        for d in [
+            "bin",
+            "sbin",
+            "etc",
+            "proc",
+            "sys",
+            "dev",
+            "tmp",
+            "root",
+            "home/user",
+            "usr/bin",
+            "usr/sbin",
+            "mnt",
+            "run",
+            "var",
+        ] {
             fs::create_dir_all(rootfs.join(d)).map_err(|e| format!("mkdir {d}: {e}"))?;
         }
-        let bb = ["/bin/busybox", "/usr/bin/busybox"].into_iter().find(|p| Path::new(p).exists()).ok_or("no busybox: install busybox-static")?;
+        let bb = ["/bin/busybox", "/usr/bin/busybox"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .ok_or("no busybox: install busybox-static")?;
         fs::copy(bb, rootfs.join("bin/busybox")).map_err(|e| format!("copy busybox: {e}"))?;
-        let list = Command::new(bb).arg("--list").output().map_err(|e| format!("busybox --list: {e}"))?;
+        let list = Command::new(bb)
+            .arg("--list")
+            .output()
+            .map_err(|e| format!("busybox --list: {e}"))?;
         for app in String::from_utf8_lossy(&list.stdout).lines() {
             let app = app.trim();
             if !app.is_empty() && app != "busybox" {
                 let _ = symlink("busybox", rootfs.join("bin").join(app));
             }
         }
-        fs::copy(probe, rootfs.join("probe")).map_err(|e| format!("copy probe {}: {e}", probe.display()))?;
-        fs::set_permissions(rootfs.join("probe"), fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+        fs::copy(probe, rootfs.join("probe"))
+            .map_err(|e| format!("copy probe {}: {e}", probe.display()))?;
+        fs::set_permissions(rootfs.join("probe"), fs::Permissions::from_mode(0o755))
+            .map_err(|e| e.to_string())?;
         // The probe is a normal dynamically linked binary: bring its libraries along.
-        let ldd = Command::new("ldd").arg(probe).output().map_err(|e| format!("ldd: {e}"))?;
+        let ldd = Command::new("ldd")
+            .arg(probe)
+            .output()
+            .map_err(|e| format!("ldd: {e}"))?;
         for l in String::from_utf8_lossy(&ldd.stdout).lines() {
             let lib = l.split_whitespace().find(|w| w.starts_with('/'));
             if let Some(lib) = lib {
@@ -122,9 +160,14 @@ impl Base {
                 fs::copy(lib, &dst).map_err(|e| format!("copy {lib}: {e}"))?;
             }
         }
-        fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777)).map_err(|e| e.to_string())?;
+        fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777))
+            .map_err(|e| e.to_string())?;
         fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n").map_err(|e| e.to_string())?;
-        fs::write(rootfs.join("etc/group"), "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n").map_err(|e| e.to_string())?;
+        fs::write(
+            rootfs.join("etc/group"),
+            "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n",
+        )
+        .map_err(|e| e.to_string())?;
         Ok(Base { dir: rootfs })
     }
 }
@@ -158,7 +201,10 @@ impl Bundle {
         self.dir.join("rootfs")
     }
     pub fn write(&self) {
-        let _ = fs::write(self.dir.join("config.json"), serde_json::to_vec_pretty(&self.config).unwrap_or_default());
+        let _ = fs::write(
+            self.dir.join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap_or_default(),
+        );
     }
     pub fn args(&mut self, a: &[&str]) -> &mut Self {
         self.config["process"]["args"] = json!(a);
@@ -202,9 +248,22 @@ impl Bundle {
 }
 
 pub fn default_caps() -> Value {
-    json!(["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-        "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-        "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"])
+    json!([
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FSETID",
+        "CAP_FOWNER",
+        "CAP_MKNOD",
+        "CAP_NET_RAW",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETFCAP",
+        "CAP_SETPCAP",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_SYS_CHROOT",
+        "CAP_KILL",
+        "CAP_AUDIT_WRITE"
+    ])
 }
 
 /// The config every case starts from (runc's `spec` defaults, plus a docker-like capability set).
@@ -262,7 +321,12 @@ pub struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     pub fn new(rt: &'a Runtime, base: &'a Base, work: PathBuf) -> Self {
         let _ = fs::create_dir_all(&work);
-        Ctx { rt, base, work, ids: RefCell::new(vec![]) }
+        Ctx {
+            rt,
+            base,
+            work,
+            ids: RefCell::new(vec![]),
+        }
     }
     pub fn uniq(&self) -> usize {
         N.fetch_add(1, Ordering::SeqCst)
@@ -276,7 +340,10 @@ impl<'a> Ctx<'a> {
     pub fn bundle(&self) -> Bundle {
         let dir = self.work.join(format!("b{}", self.uniq()));
         let _ = link_tree(&self.base.dir, &dir.join("rootfs"));
-        Bundle { dir, config: template() }
+        Bundle {
+            dir,
+            config: template(),
+        }
     }
     /// Run the runtime with these arguments after `--root`.
     pub fn rt(&self, args: &[&str]) -> Out {
@@ -286,20 +353,37 @@ impl<'a> Ctx<'a> {
         let mut c = Command::new(&self.rt.argv[0]);
         if self.rt.argv[0] == "nsenter" {
             // nsenter changes to the namespace's root: keep the intended working directory.
-            let wd = o.cwd.clone().or_else(|| std::env::current_dir().ok()).unwrap_or_else(|| PathBuf::from("/"));
+            let wd = o
+                .cwd
+                .clone()
+                .or_else(|| std::env::current_dir().ok())
+                .unwrap_or_else(|| PathBuf::from("/"));
             c.arg(format!("--wd={}", wd.display()));
         }
-        c.args(&self.rt.argv[1..]).arg("--root").arg(&self.rt.root).args(args);
+        c.args(&self.rt.argv[1..])
+            .arg("--root")
+            .arg(&self.rt.root)
+            .args(args);
         self.exec(c, o)
     }
     /// Run a prepared command, capturing stdout/stderr through files (a detached container
     /// inheriting them never keeps us waiting), killing it after the timeout.
     pub fn exec(&self, mut c: Command, o: Opts) -> Out {
         let n = self.uniq();
-        let (po, pe) = (self.work.join(format!("out{n}")), self.work.join(format!("err{n}")));
+        let (po, pe) = (
+            self.work.join(format!("out{n}")),
+            self.work.join(format!("err{n}")),
+        );
         let (fo, fe) = match (fs::File::create(&po), fs::File::create(&pe)) {
             (Ok(a), Ok(b)) => (a, b),
-            _ => return Out { code: -1, stdout: String::new(), stderr: "cannot create capture files".into(), took: Duration::ZERO },
+            _ => {
+                return Out {
+                    code: -1,
+                    stdout: String::new(),
+                    stderr: "cannot create capture files".into(),
+                    took: Duration::ZERO,
+                }
+            }
         };
         c.stdout(fo).stderr(fe);
         if let Some(s) = o.stdin {
@@ -318,7 +402,15 @@ impl<'a> Ctx<'a> {
         let files: Vec<fs::File> = o
             .extra_files
             .iter()
-            .filter_map(|p| fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(p).ok())
+            .filter_map(|p| {
+                fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(p)
+                    .ok()
+            })
             .collect();
         if !files.is_empty() {
             use std::os::unix::io::AsRawFd;
@@ -345,7 +437,14 @@ impl<'a> Ctx<'a> {
         let timeout = o.timeout.unwrap_or(TIMEOUT);
         let mut child = match c.spawn() {
             Ok(ch) => ch,
-            Err(e) => return Out { code: -1, stdout: String::new(), stderr: format!("spawn: {e}"), took: Duration::ZERO },
+            Err(e) => {
+                return Out {
+                    code: -1,
+                    stdout: String::new(),
+                    stderr: format!("spawn: {e}"),
+                    took: Duration::ZERO,
+                }
+            }
         };
         drop(files);
         let code = loop {
@@ -364,7 +463,10 @@ impl<'a> Ctx<'a> {
             code,
             stdout: fs::read_to_string(&po).unwrap_or_default(),
             stderr: if code == -2 {
-                format!("timed out after {timeout:?}; {}", fs::read_to_string(&pe).unwrap_or_default())
+                format!(
+                    "timed out after {timeout:?}; {}",
+                    fs::read_to_string(&pe).unwrap_or_default()
+                )
             } else {
                 fs::read_to_string(&pe).unwrap_or_default()
             },
@@ -415,11 +517,17 @@ impl<'a> Ctx<'a> {
         o.json()
     }
     pub fn status(&self, id: &str) -> String {
-        self.state(id).ok().and_then(|s| s["status"].as_str().map(String::from)).unwrap_or_else(|| "<no state>".into())
+        self.state(id)
+            .ok()
+            .and_then(|s| s["status"].as_str().map(String::from))
+            .unwrap_or_else(|| "<no state>".into())
     }
     pub fn pid(&self, id: &str) -> Result<i64, Fail> {
         let s = self.state(id)?;
-        s["pid"].as_i64().filter(|&p| p > 0).ok_or_else(|| Fail::Fail(format!("state has no pid: {s}")))
+        s["pid"]
+            .as_i64()
+            .filter(|&p| p > 0)
+            .ok_or_else(|| Fail::Fail(format!("state has no pid: {s}")))
     }
     /// Poll until the container has this status.
     pub fn wait_status(&self, id: &str, want: &str, t: Duration) -> Result<(), Fail> {
@@ -453,7 +561,13 @@ impl<'a> Ctx<'a> {
     pub fn cleanup(&self) {
         for id in self.ids.borrow().iter() {
             if self.rt.root.join(id).exists() {
-                let _ = self.rt_with(&["delete", "--force", id], Opts { timeout: Some(Duration::from_secs(10)), ..Default::default() });
+                let _ = self.rt_with(
+                    &["delete", "--force", id],
+                    Opts {
+                        timeout: Some(Duration::from_secs(10)),
+                        ..Default::default()
+                    },
+                );
             }
         }
     }
@@ -489,7 +603,9 @@ impl Drop for Ctx<'_> {
 
 /// The host's own namespace link, e.g. "net:[4026531840]".
 pub fn host_ns(t: &str) -> String {
-    fs::read_link(format!("/proc/self/ns/{t}")).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default()
+    fs::read_link(format!("/proc/self/ns/{t}"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The directory of a process's cgroup for a v1 controller (or "" for the v2 hierarchy).
@@ -498,13 +614,19 @@ pub fn cgroup_dir(pid: i64, controller: &str) -> Option<PathBuf> {
     for l in s.lines() {
         let mut f = l.splitn(3, ':');
         let (_, keys, path) = (f.next()?, f.next()?, f.next()?);
-        let hit = if controller.is_empty() { keys.is_empty() } else { keys.split(',').any(|k| k == controller) };
+        let hit = if controller.is_empty() {
+            keys.is_empty()
+        } else {
+            keys.split(',').any(|k| k == controller)
+        };
         if hit {
             if path == "/" {
                 // The root cgroup: the process was not placed in this hierarchy.
                 return None;
             }
-            let mp = if controller.is_empty() { "/sys/fs/cgroup/unified".to_string() } else {
+            let mp = if controller.is_empty() {
+                "/sys/fs/cgroup/unified".to_string()
+            } else {
                 // v1 mountpoints join co-mounted controllers (cpu,cpuacct); the symlinks cover both.
                 format!("/sys/fs/cgroup/{keys}")
             };

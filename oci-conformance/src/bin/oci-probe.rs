@@ -16,7 +16,9 @@ fn errno() -> i32 {
 fn io_res(r: std::io::Result<()>) -> Value {
     match r {
         Ok(()) => json!({"ok": true}),
-        Err(e) => json!({"ok": false, "errno": e.raw_os_error().unwrap_or(0), "error": e.to_string()}),
+        Err(e) => {
+            json!({"ok": false, "errno": e.raw_os_error().unwrap_or(0), "error": e.to_string()})
+        }
     }
 }
 
@@ -25,7 +27,10 @@ fn ns() -> Value {
     if let Ok(rd) = fs::read_dir("/proc/self/ns") {
         for e in rd.flatten() {
             if let Ok(t) = fs::read_link(e.path()) {
-                m.insert(e.file_name().to_string_lossy().into(), json!(t.to_string_lossy()));
+                m.insert(
+                    e.file_name().to_string_lossy().into(),
+                    json!(t.to_string_lossy()),
+                );
             }
         }
     }
@@ -36,7 +41,9 @@ fn mounts() -> Value {
     let s = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mut out = vec![];
     for l in s.lines() {
-        let Some((left, right)) = l.split_once(" - ") else { continue };
+        let Some((left, right)) = l.split_once(" - ") else {
+            continue;
+        };
         let f: Vec<&str> = left.split(' ').collect();
         let r: Vec<&str> = right.split(' ').collect();
         if f.len() < 6 {
@@ -104,19 +111,32 @@ fn path_info(p: &str) -> Value {
             } else if !ft.is_symlink() {
                 // Non-blocking: ttys, pty masters and fifos must not hang the probe.
                 use std::os::unix::fs::OpenOptionsExt;
-                let r = fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(p).and_then(|mut f| {
-                    let mut b = [0u8; 64];
-                    match f.read(&mut b) {
-                        Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => Ok(0),
-                        r => r,
-                    }
-                });
-                m.insert("read".into(), match r {
-                    Ok(n) => json!({"ok": true, "bytes": n}),
-                    Err(e) => json!({"ok": false, "errno": e.raw_os_error(), "error": e.to_string()}),
-                });
+                let r = fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+                    .open(p)
+                    .and_then(|mut f| {
+                        let mut b = [0u8; 64];
+                        match f.read(&mut b) {
+                            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => Ok(0),
+                            r => r,
+                        }
+                    });
+                m.insert(
+                    "read".into(),
+                    match r {
+                        Ok(n) => json!({"ok": true, "bytes": n}),
+                        Err(e) => {
+                            json!({"ok": false, "errno": e.raw_os_error(), "error": e.to_string()})
+                        }
+                    },
+                );
                 // Open for writing without truncating or writing anything.
-                let w = fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(p).map(|_| ());
+                let w = fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+                    .open(p)
+                    .map(|_| ());
                 m.insert("write".into(), io_res(w));
             }
         }
@@ -145,7 +165,10 @@ fn rlimits() -> Value {
     ];
     let mut m = Map::new();
     for (n, r) in names {
-        let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut l = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         // SAFETY: l is a valid rlimit out-pointer.
         if unsafe { libc::getrlimit(*r as _, &mut l) } == 0 {
             m.insert((*n).into(), json!({"soft": l.rlim_cur, "hard": l.rlim_max}));
@@ -161,8 +184,17 @@ fn status() -> Value {
         if let Some((k, v)) = l.split_once(':') {
             let k = k.trim();
             if [
-                "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp", "Uid", "Gid",
-                "Groups", "NSpid",
+                "CapInh",
+                "CapPrm",
+                "CapEff",
+                "CapBnd",
+                "CapAmb",
+                "NoNewPrivs",
+                "Seccomp",
+                "Uid",
+                "Gid",
+                "Groups",
+                "NSpid",
             ]
             .contains(&k)
             {
@@ -179,7 +211,11 @@ fn uts() -> (String, String) {
     // SAFETY: u is a valid out-pointer.
     unsafe { libc::uname(&mut u) };
     let f = |a: &[libc::c_char]| {
-        let b: Vec<u8> = a.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+        let b: Vec<u8> = a
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
         String::from_utf8_lossy(&b).into_owned()
     };
     (f(&u.nodename), f(&u.domainname))
@@ -190,7 +226,9 @@ fn fds() -> Value {
     if let Ok(rd) = fs::read_dir("/proc/self/fd") {
         let v: Vec<_> = rd.flatten().collect();
         for e in v {
-            let t = fs::read_link(e.path()).map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
+            let t = fs::read_link(e.path())
+                .map(|t| t.to_string_lossy().into_owned())
+                .unwrap_or_default();
             m.insert(e.file_name().to_string_lossy().into(), json!(t));
         }
     }
@@ -206,7 +244,9 @@ fn tty(fd: i32) -> Value {
     } else {
         Value::Null
     };
-    let name = fs::read_link(format!("/proc/self/fd/{fd}")).map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = fs::read_link(format!("/proc/self/fd/{fd}"))
+        .map(|t| t.to_string_lossy().into_owned())
+        .unwrap_or_default();
     json!({"isatty": is, "size": size, "name": name})
 }
 
@@ -261,12 +301,28 @@ fn main() {
     m.insert("gid_map".into(), json!(rd("/proc/self/gid_map")));
     m.insert("setgroups".into(), json!(rd("/proc/self/setgroups")));
     m.insert("cgroup".into(), json!(rd("/proc/self/cgroup")));
-    m.insert("oom_score_adj".into(), json!(rd("/proc/self/oom_score_adj").map(|s| s.trim().to_string())));
-    m.insert("personality".into(), json!(rd("/proc/self/personality").map(|s| s.trim().to_string())));
+    m.insert(
+        "oom_score_adj".into(),
+        json!(rd("/proc/self/oom_score_adj").map(|s| s.trim().to_string())),
+    );
+    m.insert(
+        "personality".into(),
+        json!(rd("/proc/self/personality").map(|s| s.trim().to_string())),
+    );
     m.insert("hostname".into(), json!(hostname));
     m.insert("domainname".into(), json!(domainname));
-    m.insert("env".into(), json!(std::env::vars_os().map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy())).collect::<Vec<_>>()));
-    m.insert("cwd".into(), json!(std::env::current_dir().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default()));
+    m.insert(
+        "env".into(),
+        json!(std::env::vars_os()
+            .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
+            .collect::<Vec<_>>()),
+    );
+    m.insert(
+        "cwd".into(),
+        json!(std::env::current_dir()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default()),
+    );
     m.insert("umask".into(), json!(um));
     m.insert("fds".into(), fds());
     m.insert("tty".into(), json!([tty(0), tty(1), tty(2)]));
@@ -277,16 +333,22 @@ fn main() {
     m.insert("paths".into(), Value::Object(pm));
     let mut rm = Map::new();
     for p in &reads {
-        rm.insert(p.clone(), match fs::read_to_string(p) {
-            Ok(s) => json!(s.trim_end()),
-            Err(e) => json!({"errno": e.raw_os_error(), "error": e.to_string()}),
-        });
+        rm.insert(
+            p.clone(),
+            match fs::read_to_string(p) {
+                Ok(s) => json!(s.trim_end()),
+                Err(e) => json!({"errno": e.raw_os_error(), "error": e.to_string()}),
+            },
+        );
     }
     m.insert("files".into(), Value::Object(rm));
     let mut sm = Map::new();
     for k in &sysctls {
         let p = format!("/proc/sys/{}", k.replace('.', "/"));
-        sm.insert(k.clone(), json!(fs::read_to_string(&p).ok().map(|s| s.trim().to_string())));
+        sm.insert(
+            k.clone(),
+            json!(fs::read_to_string(&p).ok().map(|s| s.trim().to_string())),
+        );
     }
     m.insert("sysctl".into(), Value::Object(sm));
     let mut mk = Map::new();

@@ -7,16 +7,25 @@ use std::fs;
 
 pub fn cases() -> Vec<Case> {
     vec![
-        case!("config.md/specification-version/1.0.0", |c| version(c, "1.0.0")),
-        case!("config.md/specification-version/1.0.2", |c| version(c, "1.0.2")),
-        case!("config.md/specification-version/1.1.0", |c| version(c, "1.1.0")),
+        case!("config.md/specification-version/1.0.0", |c| version(
+            c, "1.0.0"
+        )),
+        case!("config.md/specification-version/1.0.2", |c| version(
+            c, "1.0.2"
+        )),
+        case!("config.md/specification-version/1.1.0", |c| version(
+            c, "1.1.0"
+        )),
         case!("config.md/root/path-relative", root_relative),
         case!("config.md/root/path-absolute", root_absolute),
         case!("config.md/root/readonly", root_readonly),
         case!("config.md/root/path-missing-fails", root_missing),
         case!("config.md/process/args-empty-fails", args_empty),
         case!("config.md/process/cwd-relative-fails", cwd_relative),
-        case!("config.md/process/user-uid-without-passwd-entry", uid_no_passwd),
+        case!(
+            "config.md/process/user-uid-without-passwd-entry",
+            uid_no_passwd
+        ),
         case!("config.md/mounts/destination-created", mount_dest_created),
         case!("config.md/mounts/order", mount_order),
         case!("config.md/mounts/bind", mount_bind),
@@ -28,30 +37,57 @@ pub fn cases() -> Vec<Case> {
         case!("config.md/mounts/cgroup-filesystem", mount_cgroup),
         case!("config.md/mounts/recursive-bind-submounts", mount_rbind),
         case!("runc/mounts/tmpcopyup", mount_tmpcopyup),
-        case!("config.md/mounts/destination-symlink-stays-in-rootfs", mount_symlink_dest),
+        case!(
+            "config.md/mounts/destination-symlink-stays-in-rootfs",
+            mount_symlink_dest
+        ),
         case!("config.md/process/env-home-default", env_home),
         case!("config.md/process/args", process_args),
         case!("config.md/process/env", process_env),
         case!("config.md/process/cwd", process_cwd),
         case!("config.md/process/cwd-missing-created", process_cwd_missing),
         case!("config.md/process/user-uid-gid", process_user),
-        case!("config.md/process/user-additionalGids", process_additional_gids),
+        case!(
+            "config.md/process/user-additionalGids",
+            process_additional_gids
+        ),
         case!("config.md/process/user-umask", process_umask),
         case!("config.md/process/rlimits", process_rlimits),
-        case!("config.md/process/rlimits-unknown-type-fails", process_rlimits_bad),
+        case!(
+            "config.md/process/rlimits-unknown-type-fails",
+            process_rlimits_bad
+        ),
         case!("config.md/process/capabilities-sets", process_caps),
-        case!("config.md/process/capabilities-ambient", process_caps_ambient),
-        case!("config.md/process/capabilities-unknown-fails", process_caps_unknown),
-        case!("config.md/process/capabilities-nonroot", process_caps_nonroot),
+        case!(
+            "config.md/process/capabilities-ambient",
+            process_caps_ambient
+        ),
+        case!(
+            "config.md/process/capabilities-unknown-fails",
+            process_caps_unknown
+        ),
+        case!(
+            "config.md/process/capabilities-nonroot",
+            process_caps_nonroot
+        ),
         case!("config.md/process/noNewPrivileges-true", |c| nnp(c, true)),
         case!("config.md/process/noNewPrivileges-false", |c| nnp(c, false)),
         case!("config.md/process/oomScoreAdj", process_oom),
-        case!("config.md/process/terminal-false-inherits-stdio", process_no_terminal),
+        case!(
+            "config.md/process/terminal-false-inherits-stdio",
+            process_no_terminal
+        ),
         case!("config.md/hostname/set", hostname),
-        case!("config.md/hostname/without-uts-namespace-fails", hostname_no_uts),
+        case!(
+            "config.md/hostname/without-uts-namespace-fails",
+            hostname_no_uts
+        ),
         case!("config.md/domainname/set", domainname),
         case!("config.md/annotations/accepted", annotations),
-        case!("config.md/extensibility/unknown-properties-ignored", unknown_properties),
+        case!(
+            "config.md/extensibility/unknown-properties-ignored",
+            unknown_properties
+        ),
         case!("config.md/mounts/bind-without-type", mount_bind_no_type),
     ]
 }
@@ -83,8 +119,15 @@ fn root_readonly(c: &Ctx) -> R {
     b.probe(&["--path", "/", "--path", "/tmp"]);
     let p = c.probe(&b)?;
     let root = mount_at(&p, "/").ok_or("no / mount")?;
-    ensure!(has_opt(&root["options"], "ro"), "/ is not mounted ro: {root}");
-    ensure!(p["paths"]["/"]["write"]["errno"] == libc::EROFS, "writing to / did not fail with EROFS: {}", p["paths"]["/"]);
+    ensure!(
+        has_opt(&root["options"], "ro"),
+        "/ is not mounted ro: {root}"
+    );
+    ensure!(
+        p["paths"]["/"]["write"]["errno"] == libc::EROFS,
+        "writing to / did not fail with EROFS: {}",
+        p["paths"]["/"]
+    );
     Ok(())
 }
 
@@ -92,19 +135,38 @@ fn mount_dest_created(c: &Ctx) -> R {
     let mut b = c.bundle();
     b.add_mount(json!({"destination": "/a/b/c", "type": "tmpfs", "source": "tmpfs"}));
     let p = c.probe(&b)?;
-    ensure!(mount_at(&p, "/a/b/c").map(|m| m["fstype"] == "tmpfs").unwrap_or(false), "no tmpfs at /a/b/c");
+    ensure!(
+        mount_at(&p, "/a/b/c")
+            .map(|m| m["fstype"] == "tmpfs")
+            .unwrap_or(false),
+        "no tmpfs at /a/b/c"
+    );
     Ok(())
 }
 
 fn mount_order(c: &Ctx) -> R {
     let mut b = c.bundle();
-    b.add_mount(json!({"destination": "/m", "type": "tmpfs", "source": "first", "options": ["size=1m"]}));
+    b.add_mount(
+        json!({"destination": "/m", "type": "tmpfs", "source": "first", "options": ["size=1m"]}),
+    );
     b.add_mount(json!({"destination": "/m/inner", "type": "tmpfs", "source": "second"}));
     b.add_mount(json!({"destination": "/m", "type": "tmpfs", "source": "third"}));
     let p = c.probe(&b)?;
     let ms = p["mounts"].as_array().ok_or("no mounts")?;
-    let order: Vec<&str> = ms.iter().filter(|m| m["mountpoint"].as_str().map(|s| s.starts_with("/m")).unwrap_or(false)).map(|m| m["source"].as_str().unwrap_or("")).collect();
-    ensure!(order == ["first", "second", "third"], "mounts not applied in order: {order:?}");
+    let order: Vec<&str> = ms
+        .iter()
+        .filter(|m| {
+            m["mountpoint"]
+                .as_str()
+                .map(|s| s.starts_with("/m"))
+                .unwrap_or(false)
+        })
+        .map(|m| m["source"].as_str().unwrap_or(""))
+        .collect();
+    ensure!(
+        order == ["first", "second", "third"],
+        "mounts not applied in order: {order:?}"
+    );
     Ok(())
 }
 
@@ -118,11 +180,21 @@ fn mount_bind(c: &Ctx) -> R {
     let d = host_dir(c, "hostdir");
     fs::write(d.join("hello"), "from host").map_err(|e| e.to_string())?;
     let mut b = c.bundle();
-    b.add_mount(json!({"destination": "/host", "type": "bind", "source": d, "options": ["rbind", "rw"]}));
+    b.add_mount(
+        json!({"destination": "/host", "type": "bind", "source": d, "options": ["rbind", "rw"]}),
+    );
     b.probe(&["--read", "/host/hello", "--path", "/host"]);
     let p = c.probe(&b)?;
-    ensure!(p["files"]["/host/hello"] == "from host", "bind mount content: {}", p["files"]);
-    ensure!(p["paths"]["/host"]["write"]["ok"] == true, "rw bind not writable: {}", p["paths"]["/host"]);
+    ensure!(
+        p["files"]["/host/hello"] == "from host",
+        "bind mount content: {}",
+        p["files"]
+    );
+    ensure!(
+        p["paths"]["/host"]["write"]["ok"] == true,
+        "rw bind not writable: {}",
+        p["paths"]["/host"]
+    );
     Ok(())
 }
 
@@ -133,19 +205,33 @@ fn mount_bind_file(c: &Ctx) -> R {
     b.add_mount(json!({"destination": "/etc/bound", "type": "bind", "source": d.join("f"), "options": ["bind"]}));
     b.probe(&["--read", "/etc/bound"]);
     let p = c.probe(&b)?;
-    ensure!(p["files"]["/etc/bound"] == "file bind", "file bind content: {}", p["files"]);
+    ensure!(
+        p["files"]["/etc/bound"] == "file bind",
+        "file bind content: {}",
+        p["files"]
+    );
     Ok(())
 }
 
 fn mount_bind_ro(c: &Ctx) -> R {
     let d = host_dir(c, "hostro");
     let mut b = c.bundle();
-    b.add_mount(json!({"destination": "/ro", "type": "bind", "source": d, "options": ["rbind", "ro"]}));
+    b.add_mount(
+        json!({"destination": "/ro", "type": "bind", "source": d, "options": ["rbind", "ro"]}),
+    );
     b.probe(&["--path", "/ro"]);
     let p = c.probe(&b)?;
-    ensure!(p["paths"]["/ro"]["write"]["errno"] == libc::EROFS, "write to a ro bind: {}", p["paths"]["/ro"]);
+    ensure!(
+        p["paths"]["/ro"]["write"]["errno"] == libc::EROFS,
+        "write to a ro bind: {}",
+        p["paths"]["/ro"]
+    );
     let m = mount_at(&p, "/ro").ok_or("no /ro mount")?;
-    ensure!(has_opt(&m["options"], "ro"), "/ro mount options {}", m["options"]);
+    ensure!(
+        has_opt(&m["options"], "ro"),
+        "/ro mount options {}",
+        m["options"]
+    );
     Ok(())
 }
 
@@ -166,8 +252,16 @@ fn mount_tmpfs_data(c: &Ctx) -> R {
     b.probe(&["--path", "/data"]);
     let p = c.probe(&b)?;
     let m = mount_at(&p, "/data").ok_or("no /data mount")?;
-    ensure!(has_opt(&m["superopts"], "size=2048k"), "size not applied: {}", m["superopts"]);
-    ensure!(p["paths"]["/data"]["mode"] == 0o700, "mode not applied: {}", p["paths"]["/data"]);
+    ensure!(
+        has_opt(&m["superopts"], "size=2048k"),
+        "size not applied: {}",
+        m["superopts"]
+    );
+    ensure!(
+        p["paths"]["/data"]["mode"] == 0o700,
+        "mode not applied: {}",
+        p["paths"]["/data"]
+    );
     Ok(())
 }
 
@@ -176,10 +270,16 @@ fn mount_bind_relative(c: &Ctx) -> R {
     let mut b = c.bundle();
     fs::create_dir_all(b.dir.join("rel")).map_err(|e| e.to_string())?;
     fs::write(b.dir.join("rel/x"), "relative").map_err(|e| e.to_string())?;
-    b.add_mount(json!({"destination": "/rel", "type": "bind", "source": "rel", "options": ["bind"]}));
+    b.add_mount(
+        json!({"destination": "/rel", "type": "bind", "source": "rel", "options": ["bind"]}),
+    );
     b.probe(&["--read", "/rel/x"]);
     let p = c.probe(&b)?;
-    ensure!(p["files"]["/rel/x"] == "relative", "relative bind source: {}", p["files"]);
+    ensure!(
+        p["files"]["/rel/x"] == "relative",
+        "relative bind source: {}",
+        p["files"]
+    );
     Ok(())
 }
 
@@ -190,7 +290,11 @@ fn mount_bind_no_type(c: &Ctx) -> R {
     b.add_mount(json!({"destination": "/nt", "source": d, "options": ["rbind"]}));
     b.probe(&["--read", "/nt/f"]);
     let p = c.probe(&b)?;
-    ensure!(p["files"]["/nt/f"] == "t", "bind without a type: {}", p["files"]);
+    ensure!(
+        p["files"]["/nt/f"] == "t",
+        "bind without a type: {}",
+        p["files"]
+    );
     Ok(())
 }
 
@@ -198,7 +302,11 @@ fn process_args(c: &Ctx) -> R {
     let mut b = c.bundle();
     b.args(&["/probe", "a b", "", "--x=1"]);
     let p = c.probe(&b)?;
-    ensure!(p["args"] == json!(["/probe", "a b", "", "--x=1"]), "argv {}", p["args"]);
+    ensure!(
+        p["args"] == json!(["/probe", "a b", "", "--x=1"]),
+        "argv {}",
+        p["args"]
+    );
     Ok(())
 }
 
@@ -236,8 +344,22 @@ fn process_user(c: &Ctx) -> R {
     let mut b = c.bundle();
     b.process()["user"] = json!({"uid": 1000, "gid": 1001});
     let p = c.probe(&b)?;
-    ensure!(p["uid"] == 1000 && p["euid"] == 1000 && p["gid"] == 1001 && p["egid"] == 1001, "uid/gid {} {} {} {}", p["uid"], p["euid"], p["gid"], p["egid"]);
-    ensure!(p["groups"].as_array().map(|g| g.iter().all(|x| x == 1001)).unwrap_or(false), "supplementary groups should be empty or the gid: {}", p["groups"]);
+    ensure!(
+        p["uid"] == 1000 && p["euid"] == 1000 && p["gid"] == 1001 && p["egid"] == 1001,
+        "uid/gid {} {} {} {}",
+        p["uid"],
+        p["euid"],
+        p["gid"],
+        p["egid"]
+    );
+    ensure!(
+        p["groups"]
+            .as_array()
+            .map(|g| g.iter().all(|x| x == 1001))
+            .unwrap_or(false),
+        "supplementary groups should be empty or the gid: {}",
+        p["groups"]
+    );
     Ok(())
 }
 
@@ -256,7 +378,11 @@ fn process_umask(c: &Ctx) -> R {
     let mut b = c.bundle();
     b.process()["user"]["umask"] = json!(0o077);
     let p = c.probe(&b)?;
-    ensure!(p["umask"] == 0o077, "umask {:o}", p["umask"].as_u64().unwrap_or(0));
+    ensure!(
+        p["umask"] == 0o077,
+        "umask {:o}",
+        p["umask"].as_u64().unwrap_or(0)
+    );
     Ok(())
 }
 
@@ -269,9 +395,21 @@ fn process_rlimits(c: &Ctx) -> R {
     ]);
     let p = c.probe(&b)?;
     let r = &p["rlimits"];
-    ensure!(r["RLIMIT_NOFILE"] == json!({"soft": 512, "hard": 768}), "NOFILE {}", r["RLIMIT_NOFILE"]);
-    ensure!(r["RLIMIT_CORE"] == json!({"soft": 0, "hard": 4096}), "CORE {}", r["RLIMIT_CORE"]);
-    ensure!(r["RLIMIT_NPROC"] == json!({"soft": 333, "hard": 444}), "NPROC {}", r["RLIMIT_NPROC"]);
+    ensure!(
+        r["RLIMIT_NOFILE"] == json!({"soft": 512, "hard": 768}),
+        "NOFILE {}",
+        r["RLIMIT_NOFILE"]
+    );
+    ensure!(
+        r["RLIMIT_CORE"] == json!({"soft": 0, "hard": 4096}),
+        "CORE {}",
+        r["RLIMIT_CORE"]
+    );
+    ensure!(
+        r["RLIMIT_NPROC"] == json!({"soft": 333, "hard": 444}),
+        "NPROC {}",
+        r["RLIMIT_NPROC"]
+    );
     Ok(())
 }
 
@@ -285,15 +423,33 @@ fn process_rlimits_bad(c: &Ctx) -> R {
 
 fn process_caps(c: &Ctx) -> R {
     let mut b = c.bundle();
-    let bnd = ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SETUID", "CAP_SETGID"];
+    let bnd = [
+        "CAP_CHOWN",
+        "CAP_KILL",
+        "CAP_NET_RAW",
+        "CAP_SETUID",
+        "CAP_SETGID",
+    ];
     let prm = ["CAP_CHOWN", "CAP_KILL", "CAP_SETUID", "CAP_SETGID"];
     // For uid 0 execve raises effective to permitted (the kernel's root rule): eff == prm.
     let eff = prm;
     let inh = ["CAP_KILL"];
-    b.process()["capabilities"] = json!({"bounding": bnd, "permitted": prm, "effective": eff, "inheritable": inh});
+    b.process()["capabilities"] =
+        json!({"bounding": bnd, "permitted": prm, "effective": eff, "inheritable": inh});
     let p = c.probe(&b)?;
-    for (set, want) in [("CapBnd", &bnd[..]), ("CapPrm", &prm[..]), ("CapEff", &eff[..]), ("CapInh", &inh[..]), ("CapAmb", &[][..])] {
-        ensure!(capmask(&p, set) == mask_of(want), "{set} {:x} want {:x}", capmask(&p, set), mask_of(want));
+    for (set, want) in [
+        ("CapBnd", &bnd[..]),
+        ("CapPrm", &prm[..]),
+        ("CapEff", &eff[..]),
+        ("CapInh", &inh[..]),
+        ("CapAmb", &[][..]),
+    ] {
+        ensure!(
+            capmask(&p, set) == mask_of(want),
+            "{set} {:x} want {:x}",
+            capmask(&p, set),
+            mask_of(want)
+        );
     }
     Ok(())
 }
@@ -303,10 +459,19 @@ fn process_caps_ambient(c: &Ctx) -> R {
     let s = ["CAP_NET_BIND_SERVICE", "CAP_KILL"];
     b.process()["user"] = json!({"uid": 1000, "gid": 1000});
     b.process()["noNewPrivileges"] = json!(false);
-    b.process()["capabilities"] = json!({"bounding": s, "permitted": s, "effective": s, "inheritable": s, "ambient": s});
+    b.process()["capabilities"] =
+        json!({"bounding": s, "permitted": s, "effective": s, "inheritable": s, "ambient": s});
     let p = c.probe(&b)?;
-    ensure!(capmask(&p, "CapAmb") == mask_of(&s), "CapAmb {:x}", capmask(&p, "CapAmb"));
-    ensure!(capmask(&p, "CapEff") == mask_of(&s), "CapEff of a non-root user with ambient caps {:x}", capmask(&p, "CapEff"));
+    ensure!(
+        capmask(&p, "CapAmb") == mask_of(&s),
+        "CapAmb {:x}",
+        capmask(&p, "CapAmb")
+    );
+    ensure!(
+        capmask(&p, "CapEff") == mask_of(&s),
+        "CapEff of a non-root user with ambient caps {:x}",
+        capmask(&p, "CapEff")
+    );
     Ok(())
 }
 
@@ -324,8 +489,24 @@ fn process_caps_nonroot(c: &Ctx) -> R {
     let mut b = c.bundle();
     b.process()["user"] = json!({"uid": 1000, "gid": 1000});
     let p = c.probe(&b)?;
-    ensure!(capmask(&p, "CapEff") == 0 && capmask(&p, "CapPrm") == 0, "non-root has caps: eff {:x} prm {:x}", capmask(&p, "CapEff"), capmask(&p, "CapPrm"));
-    ensure!(capmask(&p, "CapBnd") == mask_of(&serde_json::from_value::<Vec<String>>(crate::rt::default_caps()).unwrap_or_default().iter().map(|s| s.as_str()).collect::<Vec<_>>()), "CapBnd {:x}", capmask(&p, "CapBnd"));
+    ensure!(
+        capmask(&p, "CapEff") == 0 && capmask(&p, "CapPrm") == 0,
+        "non-root has caps: eff {:x} prm {:x}",
+        capmask(&p, "CapEff"),
+        capmask(&p, "CapPrm")
+    );
+    ensure!(
+        capmask(&p, "CapBnd")
+            == mask_of(
+                &serde_json::from_value::<Vec<String>>(crate::rt::default_caps())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+            ),
+        "CapBnd {:x}",
+        capmask(&p, "CapBnd")
+    );
     Ok(())
 }
 
@@ -334,7 +515,11 @@ fn nnp(c: &Ctx, on: bool) -> R {
     b.process()["noNewPrivileges"] = json!(on);
     let p = c.probe(&b)?;
     let want = if on { "1" } else { "0" };
-    ensure!(p["status"]["NoNewPrivs"] == want, "NoNewPrivs {}", p["status"]["NoNewPrivs"]);
+    ensure!(
+        p["status"]["NoNewPrivs"] == want,
+        "NoNewPrivs {}",
+        p["status"]["NoNewPrivs"]
+    );
     Ok(())
 }
 
@@ -342,14 +527,21 @@ fn process_oom(c: &Ctx) -> R {
     let mut b = c.bundle();
     b.process()["oomScoreAdj"] = json!(123);
     let p = c.probe(&b)?;
-    ensure!(p["oom_score_adj"] == "123", "oom_score_adj {}", p["oom_score_adj"]);
+    ensure!(
+        p["oom_score_adj"] == "123",
+        "oom_score_adj {}",
+        p["oom_score_adj"]
+    );
     Ok(())
 }
 
 fn process_no_terminal(c: &Ctx) -> R {
     let b = c.bundle();
     let p = c.probe(&b)?;
-    ensure!(p["tty"][1]["isatty"] == false, "stdout is a tty without process.terminal");
+    ensure!(
+        p["tty"][1]["isatty"] == false,
+        "stdout is a tty without process.terminal"
+    );
     Ok(())
 }
 
@@ -357,8 +549,15 @@ fn hostname(c: &Ctx) -> R {
     let mut b = c.bundle();
     b.config["hostname"] = json!("conformance-host");
     let p = c.probe(&b)?;
-    ensure!(p["hostname"] == "conformance-host", "hostname {}", p["hostname"]);
-    ensure!(p["ns"]["uts"] != crate::rt::host_ns("uts").as_str(), "no new UTS namespace");
+    ensure!(
+        p["hostname"] == "conformance-host",
+        "hostname {}",
+        p["hostname"]
+    );
+    ensure!(
+        p["ns"]["uts"] != crate::rt::host_ns("uts").as_str(),
+        "no new UTS namespace"
+    );
     Ok(())
 }
 
@@ -367,7 +566,10 @@ fn hostname_no_uts(c: &Ctx) -> R {
     b.remove_ns("uts");
     b.config["hostname"] = json!("must-fail");
     let o = c.run(&b);
-    ensure!(o.code != 0, "hostname without a UTS namespace was accepted (would rename the host)");
+    ensure!(
+        o.code != 0,
+        "hostname without a UTS namespace was accepted (would rename the host)"
+    );
     Ok(())
 }
 
@@ -375,7 +577,11 @@ fn domainname(c: &Ctx) -> R {
     let mut b = c.bundle();
     b.config["domainname"] = json!("example.org");
     let p = c.probe(&b)?;
-    ensure!(p["domainname"] == "example.org", "domainname {}", p["domainname"]);
+    ensure!(
+        p["domainname"] == "example.org",
+        "domainname {}",
+        p["domainname"]
+    );
     Ok(())
 }
 
@@ -402,10 +608,20 @@ fn mount_symlink_dest(c: &Ctx) -> R {
     b.add_mount(json!({"destination": "/evil", "type": "tmpfs", "source": "evil-tmpfs"}));
     let p = c.probe(&b)?;
     let inside = outside.to_string_lossy().to_string();
-    let m = p["mounts"].as_array().and_then(|a| a.iter().find(|m| m["source"] == "evil-tmpfs")).cloned();
+    let m = p["mounts"]
+        .as_array()
+        .and_then(|a| a.iter().find(|m| m["source"] == "evil-tmpfs"))
+        .cloned();
     let m = m.ok_or("the tmpfs is not mounted in the container")?;
-    ensure!(m["mountpoint"] == inside.as_str() || m["mountpoint"] == "/evil", "tmpfs at {}", m["mountpoint"]);
-    ensure!(std::fs::read_dir(&outside).map(|d| d.count()).unwrap_or(0) == 0, "the host directory was touched");
+    ensure!(
+        m["mountpoint"] == inside.as_str() || m["mountpoint"] == "/evil",
+        "tmpfs at {}",
+        m["mountpoint"]
+    );
+    ensure!(
+        std::fs::read_dir(&outside).map(|d| d.count()).unwrap_or(0) == 0,
+        "the host directory was touched"
+    );
     Ok(())
 }
 
@@ -414,7 +630,14 @@ fn env_home(c: &Ctx) -> R {
     let mut b = c.bundle();
     b.process()["user"] = json!({"uid": 1000, "gid": 1000});
     let p = c.probe(&b)?;
-    ensure!(p["env"].as_array().map(|e| e.iter().any(|x| x == "HOME=/home/user")).unwrap_or(false), "env {}", p["env"]);
+    ensure!(
+        p["env"]
+            .as_array()
+            .map(|e| e.iter().any(|x| x == "HOME=/home/user"))
+            .unwrap_or(false),
+        "env {}",
+        p["env"]
+    );
     Ok(())
 }
 
@@ -423,7 +646,10 @@ fn root_missing(c: &Ctx) -> R {
     b.config["root"]["path"] = json!("no-such-rootfs");
     let (id, o) = c.create(&b, &[]);
     ensure!(o.code != 0, "create with a missing root.path succeeded");
-    ensure!(c.rt(&["state", &id]).code != 0, "a container exists after the failed create");
+    ensure!(
+        c.rt(&["state", &id]).code != 0,
+        "a container exists after the failed create"
+    );
     Ok(())
 }
 
@@ -433,7 +659,10 @@ fn args_empty(c: &Ctx) -> R {
     let (id, o) = c.create(&b, &[]);
     if o.code == 0 {
         let s = c.rt(&["start", &id]);
-        ensure!(s.code != 0, "an empty process.args was accepted and started");
+        ensure!(
+            s.code != 0,
+            "an empty process.args was accepted and started"
+        );
     }
     Ok(())
 }
@@ -449,23 +678,58 @@ fn uid_no_passwd(c: &Ctx) -> R {
     let mut b = c.bundle();
     b.process()["user"] = json!({"uid": 4242, "gid": 4343});
     let p = c.probe(&b)?;
-    ensure!(p["uid"] == 4242 && p["gid"] == 4343, "uid {} gid {}", p["uid"], p["gid"]);
+    ensure!(
+        p["uid"] == 4242 && p["gid"] == 4343,
+        "uid {} gid {}",
+        p["uid"],
+        p["gid"]
+    );
     Ok(())
 }
 
 fn mount_cgroup(c: &Ctx) -> R {
     let mut b = c.bundle();
     b.add_mount(json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}));
-    b.probe(&["--path", "/sys/fs/cgroup", "--path", "/sys/fs/cgroup/memory"]);
+    b.probe(&[
+        "--path",
+        "/sys/fs/cgroup",
+        "--path",
+        "/sys/fs/cgroup/memory",
+    ]);
     let p = c.probe(&b)?;
-    let ms: Vec<_> = p["mounts"].as_array().map(|a| a.iter().filter(|m| m["mountpoint"].as_str().map(|s| s.starts_with("/sys/fs/cgroup")).unwrap_or(false)).cloned().collect()).unwrap_or_default();
+    let ms: Vec<_> = p["mounts"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|m| {
+                    m["mountpoint"]
+                        .as_str()
+                        .map(|s| s.starts_with("/sys/fs/cgroup"))
+                        .unwrap_or(false)
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
     ensure!(!ms.is_empty(), "nothing mounted at /sys/fs/cgroup");
     if std::path::Path::new("/sys/fs/cgroup/memory").exists() {
-        ensure!(p["paths"]["/sys/fs/cgroup/memory"]["type"] == "dir" || p["paths"]["/sys/fs/cgroup/memory"]["type"] == "symlink", "no memory hierarchy in the container: {}", p["paths"]["/sys/fs/cgroup/memory"]);
+        ensure!(
+            p["paths"]["/sys/fs/cgroup/memory"]["type"] == "dir"
+                || p["paths"]["/sys/fs/cgroup/memory"]["type"] == "symlink",
+            "no memory hierarchy in the container: {}",
+            p["paths"]["/sys/fs/cgroup/memory"]
+        );
     }
     // The hierarchies themselves are read-only (v1 runtimes put them on a tmpfs).
-    for m in ms.iter().filter(|m| m["fstype"] == "cgroup" || m["fstype"] == "cgroup2") {
-        ensure!(has_opt(&m["options"], "ro"), "cgroup mount {} is not ro", m["mountpoint"]);
+    for m in ms
+        .iter()
+        .filter(|m| m["fstype"] == "cgroup" || m["fstype"] == "cgroup2")
+    {
+        ensure!(
+            has_opt(&m["options"], "ro"),
+            "cgroup mount {} is not ro",
+            m["mountpoint"]
+        );
     }
     Ok(())
 }
@@ -475,7 +739,11 @@ fn mount_rbind(c: &Ctx) -> R {
     let d = host_dir(c, "rbind");
     let sub = d.join("sub");
     fs::create_dir_all(&sub).map_err(|e| e.to_string())?;
-    let st = std::process::Command::new("mount").args(["-t", "tmpfs", "oci-conf-sub"]).arg(&sub).status().map_err(|e| e.to_string())?;
+    let st = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "oci-conf-sub"])
+        .arg(&sub)
+        .status()
+        .map_err(|e| e.to_string())?;
     ensure!(st.success(), "mount a tmpfs on the host");
     fs::write(sub.join("f"), "sub").map_err(|e| e.to_string())?;
     let mut b = c.bundle();
@@ -483,10 +751,21 @@ fn mount_rbind(c: &Ctx) -> R {
     b.add_mount(json!({"destination": "/nr", "type": "bind", "source": d, "options": ["bind"]}));
     b.probe(&["--read", "/r/sub/f", "--read", "/nr/sub/f"]);
     let p = c.probe(&b);
-    let _ = std::process::Command::new("umount").arg("-l").arg(&sub).status();
+    let _ = std::process::Command::new("umount")
+        .arg("-l")
+        .arg(&sub)
+        .status();
     let p = p?;
-    ensure!(p["files"]["/r/sub/f"] == "sub", "rbind lost the submount: {}", p["files"]);
-    ensure!(p["files"]["/nr/sub/f"].is_object(), "bind (not rbind) carried the submount: {}", p["files"]);
+    ensure!(
+        p["files"]["/r/sub/f"] == "sub",
+        "rbind lost the submount: {}",
+        p["files"]
+    );
+    ensure!(
+        p["files"]["/nr/sub/f"].is_object(),
+        "bind (not rbind) carried the submount: {}",
+        p["files"]
+    );
     Ok(())
 }
 
@@ -497,7 +776,16 @@ fn mount_tmpcopyup(c: &Ctx) -> R {
     b.add_mount(json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}));
     b.probe(&["--read", "/data/seed"]);
     let p = c.probe(&b)?;
-    ensure!(mount_at(&p, "/data").map(|m| m["fstype"] == "tmpfs").unwrap_or(false), "no tmpfs at /data");
-    ensure!(p["files"]["/data/seed"] == "seeded", "tmpcopyup did not copy: {}", p["files"]);
+    ensure!(
+        mount_at(&p, "/data")
+            .map(|m| m["fstype"] == "tmpfs")
+            .unwrap_or(false),
+        "no tmpfs at /data"
+    );
+    ensure!(
+        p["files"]["/data/seed"] == "seeded",
+        "tmpcopyup did not copy: {}",
+        p["files"]
+    );
     Ok(())
 }

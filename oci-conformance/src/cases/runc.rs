@@ -46,7 +46,10 @@ pub fn cases() -> Vec<Case> {
         case!("runc/no-pivot/run", no_pivot),
         case!("runc/terminal/console-socket", terminal),
         case!("runc/terminal/consoleSize", terminal_size),
-        case!("runc/terminal/without-console-socket-fails", terminal_no_socket),
+        case!(
+            "runc/terminal/without-console-socket-fails",
+            terminal_no_socket
+        ),
         case!("runc/spec/template-runs", spec_template),
         case!("runc/version/spec-line", version),
         case!("runc/cgroups/removed-after-delete", cgroups_removed),
@@ -55,7 +58,11 @@ pub fn cases() -> Vec<Case> {
 
 pub fn alive(pid: i64) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => s.rfind(')').and_then(|i| s[i + 2..].chars().next()).map(|c| c != 'Z' && c != 'X').unwrap_or(false),
+        Ok(s) => s
+            .rfind(')')
+            .and_then(|i| s[i + 2..].chars().next())
+            .map(|c| c != 'Z' && c != 'X')
+            .unwrap_or(false),
         Err(_) => false,
     }
 }
@@ -73,9 +80,18 @@ fn run_detach(c: &Ctx) -> R {
     b.args(&["sleep", "30"]);
     b.write();
     let id = c.id();
-    let o = c.rt(&["run", "--detach", "--bundle", b.dir.to_str().unwrap_or(""), &id]);
+    let o = c.rt(&[
+        "run",
+        "--detach",
+        "--bundle",
+        b.dir.to_str().unwrap_or(""),
+        &id,
+    ]);
     o.ok("run --detach")?;
-    ensure!(o.took < Duration::from_secs(15), "run --detach waited for the process");
+    ensure!(
+        o.took < Duration::from_secs(15),
+        "run --detach waited for the process"
+    );
     ensure!(c.status(&id) == "running", "status {}", c.status(&id));
     Ok(())
 }
@@ -94,11 +110,29 @@ fn exec_ns(c: &Ctx) -> R {
     o.ok("exec")?;
     let p = o.json()?;
     for l in ["mnt", "pid", "net", "ipc", "uts"] {
-        let want = fs::read_link(format!("/proc/{pid}/ns/{l}")).map(|x| x.to_string_lossy().into_owned()).unwrap_or_default();
-        ensure!(p["ns"][l] == want.as_str(), "exec {l} ns {} != init's {want}", p["ns"][l]);
+        let want = fs::read_link(format!("/proc/{pid}/ns/{l}"))
+            .map(|x| x.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        ensure!(
+            p["ns"][l] == want.as_str(),
+            "exec {l} ns {} != init's {want}",
+            p["ns"][l]
+        );
     }
     let cg_init = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-    ensure!(p["cgroup"].as_str().map(|s| s.contains(cg_init.lines().find(|l| l.contains("memory")).unwrap_or("?"))).unwrap_or(false), "exec not in init's memory cgroup: {}", p["cgroup"]);
+    ensure!(
+        p["cgroup"]
+            .as_str()
+            .map(|s| s.contains(
+                cg_init
+                    .lines()
+                    .find(|l| l.contains("memory"))
+                    .unwrap_or("?")
+            ))
+            .unwrap_or(false),
+        "exec not in init's memory cgroup: {}",
+        p["cgroup"]
+    );
     ensure!(p["pid"] != 1, "exec got pid 1");
     Ok(())
 }
@@ -108,7 +142,11 @@ fn exec_exit_code(c: &Ctx) -> R {
     let o = c.rt(&["exec", &id, "sh", "-c", "exit 7"]);
     ensure!(o.code == 7, "exec exit {} want 7", o.code);
     let o = c.rt(&["exec", &id, "sh", "-c", "kill -9 $$"]);
-    ensure!(o.code == 137, "exec of a SIGKILLed process: exit {} want 137", o.code);
+    ensure!(
+        o.code == 137,
+        "exec of a SIGKILLed process: exit {} want 137",
+        o.code
+    );
     Ok(())
 }
 
@@ -121,21 +159,73 @@ fn exec_process_json(c: &Ctx) -> R {
     let o = c.rt(&["exec", "--process", f.to_str().unwrap_or(""), &id]);
     o.ok("exec --process")?;
     let p = o.json()?;
-    ensure!(p["args"] == json!(["/probe", "--from-json"]), "args {}", p["args"]);
-    ensure!(p["uid"] == 1000 && p["cwd"] == "/tmp", "uid {} cwd {}", p["uid"], p["cwd"]);
-    ensure!(p["env"].as_array().map(|e| e.iter().any(|x| x == "X=y")).unwrap_or(false), "env {}", p["env"]);
-    ensure!(capmask(&p, "CapBnd") == super::mask_of(&["CAP_KILL"]), "CapBnd {:x}", capmask(&p, "CapBnd"));
+    ensure!(
+        p["args"] == json!(["/probe", "--from-json"]),
+        "args {}",
+        p["args"]
+    );
+    ensure!(
+        p["uid"] == 1000 && p["cwd"] == "/tmp",
+        "uid {} cwd {}",
+        p["uid"],
+        p["cwd"]
+    );
+    ensure!(
+        p["env"]
+            .as_array()
+            .map(|e| e.iter().any(|x| x == "X=y"))
+            .unwrap_or(false),
+        "env {}",
+        p["env"]
+    );
+    ensure!(
+        capmask(&p, "CapBnd") == super::mask_of(&["CAP_KILL"]),
+        "CapBnd {:x}",
+        capmask(&p, "CapBnd")
+    );
     Ok(())
 }
 
 fn exec_opts(c: &Ctx) -> R {
     let (id, _, _) = sleeper(c)?;
-    let o = c.rt(&["exec", "--env", "EXTRA=1", "--cwd", "/tmp", "--user", "1000:1000", &id, "/probe"]);
+    let o = c.rt(&[
+        "exec",
+        "--env",
+        "EXTRA=1",
+        "--cwd",
+        "/tmp",
+        "--user",
+        "1000:1000",
+        &id,
+        "/probe",
+    ]);
     o.ok("exec --env --cwd --user")?;
     let p = o.json()?;
-    ensure!(p["env"].as_array().map(|e| e.iter().any(|x| x == "EXTRA=1")).unwrap_or(false), "env {}", p["env"]);
-    ensure!(p["env"].as_array().map(|e| e.iter().any(|x| x.as_str().map(|s| s.starts_with("PATH=")).unwrap_or(false))).unwrap_or(false), "exec lost the config's env: {}", p["env"]);
-    ensure!(p["cwd"] == "/tmp" && p["uid"] == 1000 && p["gid"] == 1000, "cwd {} uid {} gid {}", p["cwd"], p["uid"], p["gid"]);
+    ensure!(
+        p["env"]
+            .as_array()
+            .map(|e| e.iter().any(|x| x == "EXTRA=1"))
+            .unwrap_or(false),
+        "env {}",
+        p["env"]
+    );
+    ensure!(
+        p["env"]
+            .as_array()
+            .map(|e| e
+                .iter()
+                .any(|x| x.as_str().map(|s| s.starts_with("PATH=")).unwrap_or(false)))
+            .unwrap_or(false),
+        "exec lost the config's env: {}",
+        p["env"]
+    );
+    ensure!(
+        p["cwd"] == "/tmp" && p["uid"] == 1000 && p["gid"] == 1000,
+        "cwd {} uid {} gid {}",
+        p["cwd"],
+        p["uid"],
+        p["gid"]
+    );
     Ok(())
 }
 
@@ -146,8 +236,17 @@ fn exec_caps(c: &Ctx) -> R {
     let p = o.json()?;
     let st = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     for set in ["CapBnd", "CapEff", "CapPrm", "NoNewPrivs", "Seccomp"] {
-        let want = st.lines().find_map(|l| l.strip_prefix(&format!("{set}:"))).unwrap_or("").trim().to_string();
-        ensure!(p["status"][set] == want.as_str(), "exec {set} {} != init's {want}", p["status"][set]);
+        let want = st
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{set}:")))
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        ensure!(
+            p["status"][set] == want.as_str(),
+            "exec {set} {} != init's {want}",
+            p["status"][set]
+        );
     }
     Ok(())
 }
@@ -157,17 +256,30 @@ fn exec_stopped(c: &Ctx) -> R {
     b.args(&["true"]);
     let id = c.started(&b)?;
     c.wait_status(&id, "stopped", Duration::from_secs(10))?;
-    ensure!(c.rt(&["exec", &id, "true"]).code != 0, "exec in a stopped container succeeded");
+    ensure!(
+        c.rt(&["exec", &id, "true"]).code != 0,
+        "exec in a stopped container succeeded"
+    );
     Ok(())
 }
 
 fn exec_detach(c: &Ctx) -> R {
     let (id, _, b) = sleeper(c)?;
     let pf = b.dir.join("exec.pid");
-    let o = c.rt(&["exec", "--detach", "--pid-file", pf.to_str().unwrap_or(""), &id, "sleep", "30"]);
+    let o = c.rt(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pf.to_str().unwrap_or(""),
+        &id,
+        "sleep",
+        "30",
+    ]);
     o.ok("exec --detach")?;
     let s = fs::read_to_string(&pf).map_err(|e| format!("pid file: {e}"))?;
-    let epid: i64 = s.parse().map_err(|_| format!("pid file {s:?} is not a bare number"))?;
+    let epid: i64 = s
+        .parse()
+        .map_err(|_| format!("pid file {s:?} is not a bare number"))?;
     ensure!(alive(epid), "detached exec {epid} not running");
     Ok(())
 }
@@ -175,20 +287,39 @@ fn exec_detach(c: &Ctx) -> R {
 fn exec_preserve_fds(c: &Ctx) -> R {
     let (id, _, b) = sleeper(c)?;
     let extra = b.dir.join("extra-fd");
-    let o = c.rt_with(&["exec", "--preserve-fds", "1", &id, "/probe"], Opts { extra_files: vec![extra], ..Default::default() });
+    let o = c.rt_with(
+        &["exec", "--preserve-fds", "1", &id, "/probe"],
+        Opts {
+            extra_files: vec![extra],
+            ..Default::default()
+        },
+    );
     o.ok("exec --preserve-fds 1")?;
     let p = o.json()?;
-    ensure!(p["fds"]["3"].as_str().map(|s| s.ends_with("extra-fd")).unwrap_or(false), "fd 3 not passed: {}", p["fds"]);
+    ensure!(
+        p["fds"]["3"]
+            .as_str()
+            .map(|s| s.ends_with("extra-fd"))
+            .unwrap_or(false),
+        "fd 3 not passed: {}",
+        p["fds"]
+    );
     Ok(())
 }
 
 fn kill_all(c: &Ctx) -> R {
     let (id, pid, _) = sleeper(c)?;
-    c.rt(&["exec", "--detach", &id, "sleep", "60"]).ok("exec --detach")?;
-    let procs = cgroup_dir(pid, "pids").or_else(|| cgroup_dir(pid, "memory")).ok_or("no cgroup")?;
+    c.rt(&["exec", "--detach", &id, "sleep", "60"])
+        .ok("exec --detach")?;
+    let procs = cgroup_dir(pid, "pids")
+        .or_else(|| cgroup_dir(pid, "memory"))
+        .ok_or("no cgroup")?;
     let list = fs::read_to_string(procs.join("cgroup.procs")).unwrap_or_default();
     let pids: Vec<i64> = list.lines().filter_map(|l| l.trim().parse().ok()).collect();
-    ensure!(pids.len() >= 2, "exec'd process not in the cgroup: {pids:?}");
+    ensure!(
+        pids.len() >= 2,
+        "exec'd process not in the cgroup: {pids:?}"
+    );
     c.rt(&["kill", "--all", &id, "KILL"]).ok("kill --all")?;
     c.wait_status(&id, "stopped", Duration::from_secs(10))?;
     std::thread::sleep(Duration::from_millis(200));
@@ -201,14 +332,30 @@ fn list(c: &Ctx) -> R {
     let (id, pid, _) = sleeper(c)?;
     let o = c.rt(&["list"]);
     o.ok("list")?;
-    ensure!(o.stdout.lines().any(|l| l.split_whitespace().next() == Some(id.as_str()) && l.contains("running")), "list table lacks {id}: {:?}", o.stdout);
+    ensure!(
+        o.stdout
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(id.as_str()) && l.contains("running")),
+        "list table lacks {id}: {:?}",
+        o.stdout
+    );
     let o = c.rt(&["list", "--format", "json"]);
     o.ok("list --format json")?;
     let v: Value = serde_json::from_str(o.stdout.trim()).map_err(|e| format!("list json: {e}"))?;
-    let e = v.as_array().and_then(|a| a.iter().find(|x| x["id"] == id.as_str())).ok_or("id missing from list json")?;
-    ensure!(e["pid"] == pid && e["status"] == "running", "list entry {e}");
+    let e = v
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["id"] == id.as_str()))
+        .ok_or("id missing from list json")?;
+    ensure!(
+        e["pid"] == pid && e["status"] == "running",
+        "list entry {e}"
+    );
     let o = c.rt(&["list", "-q"]);
-    ensure!(o.stdout.lines().any(|l| l.trim() == id), "list -q: {:?}", o.stdout);
+    ensure!(
+        o.stdout.lines().any(|l| l.trim() == id),
+        "list -q: {:?}",
+        o.stdout
+    );
     Ok(())
 }
 
@@ -216,25 +363,44 @@ fn ps_json(c: &Ctx) -> R {
     let (id, pid, _) = sleeper(c)?;
     let o = c.rt(&["ps", "--format", "json", &id]);
     o.ok("ps --format json")?;
-    let v: Vec<i64> = serde_json::from_str(o.stdout.trim()).map_err(|e| format!("ps json {e}: {:?}", o.stdout))?;
+    let v: Vec<i64> = serde_json::from_str(o.stdout.trim())
+        .map_err(|e| format!("ps json {e}: {:?}", o.stdout))?;
     ensure!(v.contains(&pid), "ps {v:?} lacks init {pid}");
     Ok(())
 }
 
 fn proc_state(pid: i64) -> char {
-    fs::read_to_string(format!("/proc/{pid}/stat")).ok().and_then(|s| s.rfind(')').and_then(|i| s[i + 2..].chars().next())).unwrap_or('?')
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rfind(')').and_then(|i| s[i + 2..].chars().next()))
+        .unwrap_or('?')
 }
 
 fn pause_resume(c: &Ctx) -> R {
     let (id, pid, _) = sleeper(c)?;
     c.rt(&["pause", &id]).ok("pause")?;
-    ensure!(c.status(&id) == "paused", "status after pause {}", c.status(&id));
+    ensure!(
+        c.status(&id) == "paused",
+        "status after pause {}",
+        c.status(&id)
+    );
     if let Some(fz) = cgroup_dir(pid, "freezer") {
-        ensure!(read_trim(&fz.join("freezer.state")).as_deref() == Some("FROZEN"), "freezer.state {:?}", read_trim(&fz.join("freezer.state")));
+        ensure!(
+            read_trim(&fz.join("freezer.state")).as_deref() == Some("FROZEN"),
+            "freezer.state {:?}",
+            read_trim(&fz.join("freezer.state"))
+        );
     }
-    ensure!(c.rt(&["exec", &id, "true"]).code != 0, "exec into a paused container succeeded");
+    ensure!(
+        c.rt(&["exec", &id, "true"]).code != 0,
+        "exec into a paused container succeeded"
+    );
     c.rt(&["resume", &id]).ok("resume")?;
-    ensure!(c.status(&id) == "running", "status after resume {}", c.status(&id));
+    ensure!(
+        c.status(&id) == "running",
+        "status after resume {}",
+        c.status(&id)
+    );
     ensure!(proc_state(pid) != 'D', "still frozen");
     Ok(())
 }
@@ -244,17 +410,27 @@ fn pause_stopped(c: &Ctx) -> R {
     b.args(&["true"]);
     let id = c.started(&b)?;
     c.wait_status(&id, "stopped", Duration::from_secs(10))?;
-    ensure!(c.rt(&["pause", &id]).code != 0, "pause of a stopped container succeeded");
-    ensure!(c.rt(&["resume", &id]).code != 0, "resume of a stopped container succeeded");
+    ensure!(
+        c.rt(&["pause", &id]).code != 0,
+        "pause of a stopped container succeeded"
+    );
+    ensure!(
+        c.rt(&["resume", &id]).code != 0,
+        "resume of a stopped container succeeded"
+    );
     Ok(())
 }
 
 fn delete_paused(c: &Ctx) -> R {
     let (id, pid, _) = sleeper(c)?;
     c.rt(&["pause", &id]).ok("pause")?;
-    c.rt(&["delete", "--force", &id]).ok("delete --force of a paused container")?;
+    c.rt(&["delete", "--force", &id])
+        .ok("delete --force of a paused container")?;
     std::thread::sleep(Duration::from_millis(300));
-    ensure!(!alive(pid), "init survived delete --force of a paused container");
+    ensure!(
+        !alive(pid),
+        "init survived delete --force of a paused container"
+    );
     ensure!(c.rt(&["state", &id]).code != 0, "state still answers");
     Ok(())
 }
@@ -264,11 +440,37 @@ fn update(c: &Ctx) -> R {
         skip!("no v1 memory controller");
     }
     let (id, pid, _) = sleeper(c)?;
-    c.rt(&["update", "--memory", &(100u64 << 20).to_string(), "--pids-limit", "77", "--cpu-share", "256", &id]).ok("update")?;
-    let rd = |ctrl: &str, f: &str| cgroup_dir(pid, ctrl).and_then(|d| read_trim(&d.join(f))).unwrap_or_default();
-    ensure!(rd("memory", "memory.limit_in_bytes") == (100u64 << 20).to_string(), "memory.limit_in_bytes {}", rd("memory", "memory.limit_in_bytes"));
-    ensure!(rd("pids", "pids.max") == "77", "pids.max {}", rd("pids", "pids.max"));
-    ensure!(rd("cpu", "cpu.shares") == "256", "cpu.shares {}", rd("cpu", "cpu.shares"));
+    c.rt(&[
+        "update",
+        "--memory",
+        &(100u64 << 20).to_string(),
+        "--pids-limit",
+        "77",
+        "--cpu-share",
+        "256",
+        &id,
+    ])
+    .ok("update")?;
+    let rd = |ctrl: &str, f: &str| {
+        cgroup_dir(pid, ctrl)
+            .and_then(|d| read_trim(&d.join(f)))
+            .unwrap_or_default()
+    };
+    ensure!(
+        rd("memory", "memory.limit_in_bytes") == (100u64 << 20).to_string(),
+        "memory.limit_in_bytes {}",
+        rd("memory", "memory.limit_in_bytes")
+    );
+    ensure!(
+        rd("pids", "pids.max") == "77",
+        "pids.max {}",
+        rd("pids", "pids.max")
+    );
+    ensure!(
+        rd("cpu", "cpu.shares") == "256",
+        "cpu.shares {}",
+        rd("cpu", "cpu.shares")
+    );
     Ok(())
 }
 
@@ -277,8 +479,11 @@ fn update_suffix(c: &Ctx) -> R {
         skip!("no v1 memory controller");
     }
     let (id, pid, _) = sleeper(c)?;
-    c.rt(&["update", "--memory", "100M", &id]).ok("update --memory 100M")?;
-    let v = cgroup_dir(pid, "memory").and_then(|d| read_trim(&d.join("memory.limit_in_bytes"))).unwrap_or_default();
+    c.rt(&["update", "--memory", "100M", &id])
+        .ok("update --memory 100M")?;
+    let v = cgroup_dir(pid, "memory")
+        .and_then(|d| read_trim(&d.join("memory.limit_in_bytes")))
+        .unwrap_or_default();
     ensure!(v == (100u64 << 20).to_string(), "memory.limit_in_bytes {v}");
     Ok(())
 }
@@ -289,10 +494,29 @@ fn update_stdin(c: &Ctx) -> R {
     }
     let (id, pid, _) = sleeper(c)?;
     let r = json!({"pids": {"limit": 55}, "memory": {"limit": 200 << 20}});
-    c.rt_with(&["update", "--resources", "-", &id], Opts { stdin: Some(&r.to_string()), ..Default::default() }).ok("update --resources -")?;
-    let rd = |ctrl: &str, f: &str| cgroup_dir(pid, ctrl).and_then(|d| read_trim(&d.join(f))).unwrap_or_default();
-    ensure!(rd("pids", "pids.max") == "55", "pids.max {}", rd("pids", "pids.max"));
-    ensure!(rd("memory", "memory.limit_in_bytes") == (200u64 << 20).to_string(), "memory {}", rd("memory", "memory.limit_in_bytes"));
+    c.rt_with(
+        &["update", "--resources", "-", &id],
+        Opts {
+            stdin: Some(&r.to_string()),
+            ..Default::default()
+        },
+    )
+    .ok("update --resources -")?;
+    let rd = |ctrl: &str, f: &str| {
+        cgroup_dir(pid, ctrl)
+            .and_then(|d| read_trim(&d.join(f)))
+            .unwrap_or_default()
+    };
+    ensure!(
+        rd("pids", "pids.max") == "55",
+        "pids.max {}",
+        rd("pids", "pids.max")
+    );
+    ensure!(
+        rd("memory", "memory.limit_in_bytes") == (200u64 << 20).to_string(),
+        "memory {}",
+        rd("memory", "memory.limit_in_bytes")
+    );
     Ok(())
 }
 
@@ -303,7 +527,10 @@ fn pid_file(c: &Ctx) -> R {
     let (id, o) = c.create(&b, &["--pid-file", pf.to_str().unwrap_or("")]);
     o.ok("create --pid-file")?;
     let s = fs::read_to_string(&pf).map_err(|e| format!("pid file: {e}"))?;
-    ensure!(s.trim() == c.pid(&id)?.to_string(), "pid file {s:?} != state pid");
+    ensure!(
+        s.trim() == c.pid(&id)?.to_string(),
+        "pid file {s:?} != state pid"
+    );
     Ok(())
 }
 
@@ -313,11 +540,38 @@ fn preserve_fds(c: &Ctx) -> R {
     let id = c.id();
     let f1 = b.dir.join("fd3");
     let f2 = b.dir.join("fd4");
-    let o = c.rt_with(&["run", "--preserve-fds", "2", "--bundle", b.dir.to_str().unwrap_or(""), &id], Opts { extra_files: vec![f1, f2], ..Default::default() });
+    let o = c.rt_with(
+        &[
+            "run",
+            "--preserve-fds",
+            "2",
+            "--bundle",
+            b.dir.to_str().unwrap_or(""),
+            &id,
+        ],
+        Opts {
+            extra_files: vec![f1, f2],
+            ..Default::default()
+        },
+    );
     o.ok("run --preserve-fds 2")?;
     let p = o.json()?;
-    ensure!(p["fds"]["3"].as_str().map(|s| s.ends_with("fd3")).unwrap_or(false), "fd 3: {}", p["fds"]);
-    ensure!(p["fds"]["4"].as_str().map(|s| s.ends_with("fd4")).unwrap_or(false), "fd 4: {}", p["fds"]);
+    ensure!(
+        p["fds"]["3"]
+            .as_str()
+            .map(|s| s.ends_with("fd3"))
+            .unwrap_or(false),
+        "fd 3: {}",
+        p["fds"]
+    );
+    ensure!(
+        p["fds"]["4"]
+            .as_str()
+            .map(|s| s.ends_with("fd4"))
+            .unwrap_or(false),
+        "fd 4: {}",
+        p["fds"]
+    );
     Ok(())
 }
 
@@ -325,7 +579,13 @@ fn no_pivot(c: &Ctx) -> R {
     let b = c.bundle();
     b.write();
     let id = c.id();
-    let o = c.rt(&["run", "--no-pivot", "--bundle", b.dir.to_str().unwrap_or(""), &id]);
+    let o = c.rt(&[
+        "run",
+        "--no-pivot",
+        "--bundle",
+        b.dir.to_str().unwrap_or(""),
+        &id,
+    ]);
     o.ok("run --no-pivot")?;
     let p = o.json()?;
     ensure!(super::mount_at(&p, "/").is_some(), "no / in mountinfo");
@@ -354,14 +614,19 @@ fn console_for(c: &Ctx, f: impl FnOnce(&str) -> R) -> Result<OwnedFd, crate::rt:
     let s = loop {
         match l.accept() {
             Ok((s, _)) => break s,
-            Err(_) if std::time::Instant::now() < end => std::thread::sleep(Duration::from_millis(20)),
+            Err(_) if std::time::Instant::now() < end => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
             Err(e) => return Err(format!("nothing connected to the console socket: {e}").into()),
         }
     };
     let _ = s.set_nonblocking(false);
     let mut buf = [0u8; 4096];
     let mut cbuf = [0u64; 16];
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut _, iov_len: buf.len() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr() as *mut _,
+        iov_len: buf.len(),
+    };
     // SAFETY: msghdr is plain data; all pointers refer to live local buffers of the given sizes.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
@@ -384,7 +649,11 @@ fn console_for(c: &Ctx, f: impl FnOnce(&str) -> R) -> Result<OwnedFd, crate::rt:
 }
 
 fn ensure_io(ok: bool, what: &str) -> R {
-    if ok { Ok(()) } else { Err(format!("{what}: {}", std::io::Error::last_os_error()).into()) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{what}: {}", std::io::Error::last_os_error()).into())
+    }
 }
 
 fn read_master(fd: OwnedFd) -> String {
@@ -395,7 +664,11 @@ fn read_master(fd: OwnedFd) -> String {
     // EIO marks the slave's last close; poll so that a silent container cannot hang us.
     let end = std::time::Instant::now() + Duration::from_secs(10);
     while std::time::Instant::now() < end {
-        let mut pfd = libc::pollfd { fd: raw, events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: raw,
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: pfd is a valid pollfd array of length 1.
         if unsafe { libc::poll(&mut pfd, 1, 200) } <= 0 {
             continue;
@@ -415,13 +688,26 @@ fn terminal(c: &Ctx) -> R {
     let (id, m) = with_console(c, &b)?;
     c.rt(&["start", &id]).ok("start")?;
     let out = read_master(m);
-    let p: Value = serde_json::from_str(out.trim()).map_err(|e| format!("pty output not JSON ({e}): {:?}", crate::rt::short(&out)))?;
+    let p: Value = serde_json::from_str(out.trim())
+        .map_err(|e| format!("pty output not JSON ({e}): {:?}", crate::rt::short(&out)))?;
     for i in 0..3 {
-        ensure!(p["tty"][i]["isatty"] == true, "fd {i} is not a tty: {}", p["tty"][i]);
+        ensure!(
+            p["tty"][i]["isatty"] == true,
+            "fd {i} is not a tty: {}",
+            p["tty"][i]
+        );
     }
-    ensure!(p["sid"] == p["pid"], "process is not a session leader (no controlling terminal): sid {} pid {}", p["sid"], p["pid"]);
+    ensure!(
+        p["sid"] == p["pid"],
+        "process is not a session leader (no controlling terminal): sid {} pid {}",
+        p["sid"],
+        p["pid"]
+    );
     let con = &p["paths"]["/dev/console"];
-    ensure!(con["type"] == "char" && con["major"] == 136, "/dev/console is not the pty: {con}");
+    ensure!(
+        con["type"] == "char" && con["major"] == 136,
+        "/dev/console is not the pty: {con}"
+    );
     Ok(())
 }
 
@@ -432,8 +718,13 @@ fn terminal_size(c: &Ctx) -> R {
     let (id, m) = with_console(c, &b)?;
     c.rt(&["start", &id]).ok("start")?;
     let out = read_master(m);
-    let p: Value = serde_json::from_str(out.trim()).map_err(|e| format!("pty output not JSON ({e}): {:?}", crate::rt::short(&out)))?;
-    ensure!(p["tty"][0]["size"] == json!({"rows": 33, "cols": 111}), "window size {}", p["tty"][0]["size"]);
+    let p: Value = serde_json::from_str(out.trim())
+        .map_err(|e| format!("pty output not JSON ({e}): {:?}", crate::rt::short(&out)))?;
+    ensure!(
+        p["tty"][0]["size"] == json!({"rows": 33, "cols": 111}),
+        "window size {}",
+        p["tty"][0]["size"]
+    );
     Ok(())
 }
 
@@ -441,19 +732,41 @@ fn terminal_no_socket(c: &Ctx) -> R {
     let mut b = c.bundle();
     b.process()["terminal"] = json!(true);
     let (_id, o) = c.create(&b, &[]);
-    ensure!(o.code != 0, "create with terminal=true and no console socket succeeded");
+    ensure!(
+        o.code != 0,
+        "create with terminal=true and no console socket succeeded"
+    );
     Ok(())
 }
 
 fn spec_template(c: &Ctx) -> R {
     let b = c.bundle();
     let _ = fs::remove_file(b.dir.join("config.json"));
-    c.rt_with(&["spec"], Opts { cwd: Some(b.dir.clone()), ..Default::default() }).ok("spec")?;
-    let mut v: Value = serde_json::from_slice(&fs::read(b.dir.join("config.json")).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
-    ensure!(v["ociVersion"].as_str().map(|s| s.starts_with("1.")).unwrap_or(false), "ociVersion {}", v["ociVersion"]);
+    c.rt_with(
+        &["spec"],
+        Opts {
+            cwd: Some(b.dir.clone()),
+            ..Default::default()
+        },
+    )
+    .ok("spec")?;
+    let mut v: Value =
+        serde_json::from_slice(&fs::read(b.dir.join("config.json")).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    ensure!(
+        v["ociVersion"]
+            .as_str()
+            .map(|s| s.starts_with("1."))
+            .unwrap_or(false),
+        "ociVersion {}",
+        v["ociVersion"]
+    );
     v["process"]["terminal"] = json!(false);
     v["process"]["args"] = json!(["/probe"]);
-    let b2 = crate::rt::Bundle { dir: b.dir.clone(), config: v };
+    let b2 = crate::rt::Bundle {
+        dir: b.dir.clone(),
+        config: v,
+    };
     c.probe(&b2)?;
     Ok(())
 }
@@ -463,13 +776,20 @@ fn version(c: &Ctx) -> R {
     cmd.arg("--version");
     let o = c.exec(cmd, Opts::default());
     o.ok("--version")?;
-    ensure!(o.stdout.contains("version") && o.stdout.lines().any(|l| l.starts_with("spec: 1.")), "--version output {:?}", o.stdout);
+    ensure!(
+        o.stdout.contains("version") && o.stdout.lines().any(|l| l.starts_with("spec: 1.")),
+        "--version output {:?}",
+        o.stdout
+    );
     Ok(())
 }
 
 fn cgroups_removed(c: &Ctx) -> R {
     let (id, pid, _) = sleeper(c)?;
-    let dirs: Vec<_> = ["memory", "pids", "cpu", "devices", "freezer"].iter().filter_map(|k| cgroup_dir(pid, k)).collect();
+    let dirs: Vec<_> = ["memory", "pids", "cpu", "devices", "freezer"]
+        .iter()
+        .filter_map(|k| cgroup_dir(pid, k))
+        .collect();
     ensure!(!dirs.is_empty(), "no cgroups found");
     c.rt(&["delete", "--force", &id]).ok("delete --force")?;
     let left: Vec<_> = dirs.iter().filter(|d| d.exists()).collect();
@@ -479,7 +799,9 @@ fn cgroups_removed(c: &Ctx) -> R {
 
 fn kill_default(c: &Ctx) -> R {
     let mut b = c.bundle();
-    b.sh("trap 'echo term > /got; exit 0' TERM; echo ready > /ready; while true; do sleep 0.1; done");
+    b.sh(
+        "trap 'echo term > /got; exit 0' TERM; echo ready > /ready; while true; do sleep 0.1; done",
+    );
     let id = c.started(&b)?;
     c.wait_file(&b.rootfs().join("ready"), Duration::from_secs(10))?;
     c.rt(&["kill", &id]).ok("kill without a signal")?;
@@ -492,20 +814,45 @@ fn ps_table(c: &Ctx) -> R {
     let o = c.rt(&["ps", &id]);
     o.ok("ps")?;
     let first = o.stdout.lines().next().unwrap_or("");
-    ensure!(first.split_whitespace().any(|w| w == "PID"), "ps header {first:?}");
-    ensure!(o.stdout.lines().skip(1).any(|l| l.split_whitespace().any(|w| w == pid.to_string())), "ps lacks init {pid}: {:?}", o.stdout);
+    ensure!(
+        first.split_whitespace().any(|w| w == "PID"),
+        "ps header {first:?}"
+    );
+    ensure!(
+        o.stdout
+            .lines()
+            .skip(1)
+            .any(|l| l.split_whitespace().any(|w| w == pid.to_string())),
+        "ps lacks init {pid}: {:?}",
+        o.stdout
+    );
     Ok(())
 }
 
 fn exec_tty(c: &Ctx) -> R {
     let (id, _, _) = sleeper(c)?;
     let m = console_for(c, |sock| {
-        c.rt(&["exec", "--detach", "--tty", "--console-socket", sock, &id, "/probe"]).ok("exec --tty --detach").map(|_| ())
+        c.rt(&[
+            "exec",
+            "--detach",
+            "--tty",
+            "--console-socket",
+            sock,
+            &id,
+            "/probe",
+        ])
+        .ok("exec --tty --detach")
+        .map(|_| ())
     })?;
     let out = read_master(m);
-    let p: Value = serde_json::from_str(out.trim()).map_err(|e| format!("pty output not JSON ({e}): {:?}", crate::rt::short(&out)))?;
+    let p: Value = serde_json::from_str(out.trim())
+        .map_err(|e| format!("pty output not JSON ({e}): {:?}", crate::rt::short(&out)))?;
     for i in 0..3 {
-        ensure!(p["tty"][i]["isatty"] == true, "exec fd {i} is not a tty: {}", p["tty"][i]);
+        ensure!(
+            p["tty"][i]["isatty"] == true,
+            "exec fd {i} is not a tty: {}",
+            p["tty"][i]
+        );
     }
     Ok(())
 }
@@ -515,7 +862,8 @@ fn delete_force_created(c: &Ctx) -> R {
     b.args(&["sleep", "30"]);
     let id = c.created(&b)?;
     let pid = c.pid(&id)?;
-    c.rt(&["delete", "--force", &id]).ok("delete --force of a created container")?;
+    c.rt(&["delete", "--force", &id])
+        .ok("delete --force of a created container")?;
     std::thread::sleep(Duration::from_millis(200));
     ensure!(!alive(pid), "init survived");
     ensure!(c.rt(&["state", &id]).code != 0, "state still answers");
@@ -528,9 +876,26 @@ fn pid_file_relative(c: &Ctx) -> R {
     b.args(&["sleep", "30"]);
     b.write();
     let id = c.id();
-    c.rt_with(&["create", "--bundle", b.dir.to_str().unwrap_or(""), "--pid-file", "rel.pid", &id], Opts { cwd: Some(b.dir.clone()), ..Default::default() }).ok("create --pid-file rel.pid")?;
+    c.rt_with(
+        &[
+            "create",
+            "--bundle",
+            b.dir.to_str().unwrap_or(""),
+            "--pid-file",
+            "rel.pid",
+            &id,
+        ],
+        Opts {
+            cwd: Some(b.dir.clone()),
+            ..Default::default()
+        },
+    )
+    .ok("create --pid-file rel.pid")?;
     let s = fs::read_to_string(b.dir.join("rel.pid")).map_err(|e| format!("pid file: {e}"))?;
-    ensure!(s == c.pid(&id)?.to_string(), "pid file {s:?} (no trailing newline expected)");
+    ensure!(
+        s == c.pid(&id)?.to_string(),
+        "pid file {s:?} (no trailing newline expected)"
+    );
     Ok(())
 }
 
@@ -541,15 +906,25 @@ fn exec_cap_flag(c: &Ctx) -> R {
     let p = o.json()?;
     let bit = 1u64 << super::cap_bit("CAP_SYS_ADMIN");
     for set in ["CapBnd", "CapEff", "CapPrm"] {
-        ensure!(capmask(&p, set) & bit != 0, "{set} lacks CAP_SYS_ADMIN: {:x}", capmask(&p, set));
+        ensure!(
+            capmask(&p, set) & bit != 0,
+            "{set} lacks CAP_SYS_ADMIN: {:x}",
+            capmask(&p, set)
+        );
     }
-    ensure!(capmask(&p, "CapInh") & bit == 0 && capmask(&p, "CapAmb") & bit == 0, "--cap leaked into inheritable/ambient");
+    ensure!(
+        capmask(&p, "CapInh") & bit == 0 && capmask(&p, "CapAmb") & bit == 0,
+        "--cap leaked into inheritable/ambient"
+    );
     Ok(())
 }
 
 fn kill_invalid(c: &Ctx) -> R {
     let (id, _, _) = sleeper(c)?;
-    ensure!(c.rt(&["kill", &id, "NOSUCHSIG"]).code != 0, "kill with an unknown signal name succeeded");
+    ensure!(
+        c.rt(&["kill", &id, "NOSUCHSIG"]).code != 0,
+        "kill with an unknown signal name succeeded"
+    );
     ensure!(c.status(&id) == "running", "status {}", c.status(&id));
     Ok(())
 }
@@ -568,6 +943,9 @@ fn update_stopped(c: &Ctx) -> R {
     b.args(&["true"]);
     let id = c.started(&b)?;
     c.wait_status(&id, "stopped", Duration::from_secs(10))?;
-    ensure!(c.rt(&["update", "--pids-limit", "10", &id]).code != 0, "update of a stopped container succeeded");
+    ensure!(
+        c.rt(&["update", "--pids-limit", "10", &id]).code != 0,
+        "update of a stopped container succeeded"
+    );
     Ok(())
 }

@@ -57,15 +57,33 @@ fn state_fields(c: &Ctx) -> R {
     b.args(&["sleep", "30"]);
     let id = c.created(&b)?;
     let s = c.state(&id)?;
-    ensure!(s["ociVersion"].as_str().map(|v| v.starts_with("1.")).unwrap_or(false), "ociVersion: {s}");
+    ensure!(
+        s["ociVersion"]
+            .as_str()
+            .map(|v| v.starts_with("1."))
+            .unwrap_or(false),
+        "ociVersion: {s}"
+    );
     ensure!(s["id"] == id.as_str(), "id: {s}");
     ensure!(s["status"] == "created", "status: {s}");
     let pid = s["pid"].as_i64().unwrap_or(0);
-    ensure!(pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists(), "pid {pid} is not a live process: {s}");
-    ensure!(s["bundle"].as_str().map(|p| fs::canonicalize(p).ok() == fs::canonicalize(&b.dir).ok()).unwrap_or(false), "bundle: {s}");
+    ensure!(
+        pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "pid {pid} is not a live process: {s}"
+    );
+    ensure!(
+        s["bundle"]
+            .as_str()
+            .map(|p| fs::canonicalize(p).ok() == fs::canonicalize(&b.dir).ok())
+            .unwrap_or(false),
+        "bundle: {s}"
+    );
     c.rt(&["start", &id]).ok("start")?;
     let s = c.state(&id)?;
-    ensure!(s["status"] == "running" && s["pid"].as_i64() == Some(pid), "after start: {s}");
+    ensure!(
+        s["status"] == "running" && s["pid"].as_i64() == Some(pid),
+        "after start: {s}"
+    );
     Ok(())
 }
 
@@ -75,7 +93,10 @@ fn state_annotations(c: &Ctx) -> R {
     b.config["annotations"] = json!({"org.example.key": "value", "com.example.other": "x"});
     let id = c.created(&b)?;
     let s = c.state(&id)?;
-    ensure!(s["annotations"]["org.example.key"] == "value", "annotations missing from state: {s}");
+    ensure!(
+        s["annotations"]["org.example.key"] == "value",
+        "annotations missing from state: {s}"
+    );
     Ok(())
 }
 
@@ -85,10 +106,20 @@ fn state_bundle_absolute(c: &Ctx) -> R {
     b.args(&["sleep", "30"]);
     b.write();
     let id = c.id();
-    c.rt_with(&["create", "--bundle", ".", &id], Opts { cwd: Some(b.dir.clone()), ..Default::default() }).ok("create --bundle .")?;
+    c.rt_with(
+        &["create", "--bundle", ".", &id],
+        Opts {
+            cwd: Some(b.dir.clone()),
+            ..Default::default()
+        },
+    )
+    .ok("create --bundle .")?;
     let s = c.state(&id)?;
     let p = s["bundle"].as_str().unwrap_or("");
-    ensure!(p.starts_with('/') && fs::canonicalize(p).ok() == fs::canonicalize(&b.dir).ok(), "bundle not absolute: {s}");
+    ensure!(
+        p.starts_with('/') && fs::canonicalize(p).ok() == fs::canonicalize(&b.dir).ok(),
+        "bundle not absolute: {s}"
+    );
     Ok(())
 }
 
@@ -97,7 +128,10 @@ fn create_does_not_run(c: &Ctx) -> R {
     b.sh("echo ran > /ran; sleep 30");
     let id = c.created(&b)?;
     std::thread::sleep(Duration::from_millis(300));
-    ensure!(!b.rootfs().join("ran").exists(), "the user process ran before start");
+    ensure!(
+        !b.rootfs().join("ran").exists(),
+        "the user process ran before start"
+    );
     ensure!(c.status(&id) == "created", "status {}", c.status(&id));
     Ok(())
 }
@@ -123,12 +157,16 @@ fn create_error_cleans(c: &Ctx) -> R {
     b.add_mount(json!({"destination": "/mnt/x", "type": "bind", "source": "/nonexistent/oci-conformance", "options": ["bind"]}));
     let (id, o) = c.create(&b, &[]);
     ensure!(o.code != 0, "create with a missing bind source succeeded");
-    ensure!(c.rt(&["state", &id]).code != 0, "state of a failed create still answers");
+    ensure!(
+        c.rt(&["state", &id]).code != 0,
+        "state of a failed create still answers"
+    );
     // The id is free again.
     let mut b2 = c.bundle();
     b2.args(&["true"]);
     b2.write();
-    c.rt(&["create", "--bundle", b2.dir.to_str().unwrap_or(""), &id]).ok("create with the id of a failed create")?;
+    c.rt(&["create", "--bundle", b2.dir.to_str().unwrap_or(""), &id])
+        .ok("create with the id of a failed create")?;
     Ok(())
 }
 
@@ -138,7 +176,10 @@ fn bad_executable(c: &Ctx) -> R {
     let (id, o) = c.create(&b, &[]);
     if o.code == 0 {
         let s = c.rt(&["start", &id]);
-        ensure!(s.code != 0 || c.status(&id) != "running", "start of a missing executable succeeded and left it running");
+        ensure!(
+            s.code != 0 || c.status(&id) != "running",
+            "start of a missing executable succeeded and left it running"
+        );
     }
     Ok(())
 }
@@ -149,7 +190,11 @@ fn create_duplicate(c: &Ctx) -> R {
     let id = c.created(&b)?;
     let o = c.rt(&["create", "--bundle", b.dir.to_str().unwrap_or(""), &id]);
     ensure!(o.code != 0, "second create with the same id succeeded");
-    ensure!(c.status(&id) == "created", "the first container is gone: {}", c.status(&id));
+    ensure!(
+        c.status(&id) == "created",
+        "the first container is gone: {}",
+        c.status(&id)
+    );
     Ok(())
 }
 
@@ -169,7 +214,10 @@ fn start_running(c: &Ctx) -> R {
     let mut b = c.bundle();
     b.args(&["sleep", "30"]);
     let id = c.started(&b)?;
-    ensure!(c.rt(&["start", &id]).code != 0, "start of a running container succeeded");
+    ensure!(
+        c.rt(&["start", &id]).code != 0,
+        "start of a running container succeeded"
+    );
     ensure!(c.status(&id) == "running", "status {}", c.status(&id));
     Ok(())
 }
@@ -179,7 +227,10 @@ fn start_stopped(c: &Ctx) -> R {
     b.args(&["true"]);
     let id = c.started(&b)?;
     c.wait_status(&id, "stopped", Duration::from_secs(10))?;
-    ensure!(c.rt(&["start", &id]).code != 0, "start of a stopped container succeeded");
+    ensure!(
+        c.rt(&["start", &id]).code != 0,
+        "start of a stopped container succeeded"
+    );
     Ok(())
 }
 
@@ -187,7 +238,8 @@ fn kill_created(c: &Ctx) -> R {
     let mut b = c.bundle();
     b.args(&["sleep", "30"]);
     let id = c.created(&b)?;
-    c.rt(&["kill", &id, "KILL"]).ok("kill of a created container")?;
+    c.rt(&["kill", &id, "KILL"])
+        .ok("kill of a created container")?;
     c.wait_status(&id, "stopped", Duration::from_secs(10))
 }
 
@@ -202,7 +254,9 @@ fn kill_running(c: &Ctx) -> R {
 fn kill_signal_name(c: &Ctx) -> R {
     // Default signal is SIGTERM; a shell trap shows the signal arrived.
     let mut b = c.bundle();
-    b.sh("trap 'echo got > /got; exit 0' TERM; echo ready > /ready; while true; do sleep 0.1; done");
+    b.sh(
+        "trap 'echo got > /got; exit 0' TERM; echo ready > /ready; while true; do sleep 0.1; done",
+    );
     let id = c.started(&b)?;
     c.wait_file(&b.rootfs().join("ready"), Duration::from_secs(10))?;
     c.rt(&["kill", &id, "SIGTERM"]).ok("kill SIGTERM")?;
@@ -215,7 +269,10 @@ fn kill_stopped(c: &Ctx) -> R {
     b.args(&["true"]);
     let id = c.started(&b)?;
     c.wait_status(&id, "stopped", Duration::from_secs(10))?;
-    ensure!(c.rt(&["kill", &id, "KILL"]).code != 0, "kill of a stopped container succeeded");
+    ensure!(
+        c.rt(&["kill", &id, "KILL"]).code != 0,
+        "kill of a stopped container succeeded"
+    );
     Ok(())
 }
 
@@ -223,8 +280,15 @@ fn delete_running(c: &Ctx) -> R {
     let mut b = c.bundle();
     b.args(&["sleep", "30"]);
     let id = c.started(&b)?;
-    ensure!(c.rt(&["delete", &id]).code != 0, "delete of a running container succeeded");
-    ensure!(c.status(&id) == "running", "the container changed: {}", c.status(&id));
+    ensure!(
+        c.rt(&["delete", &id]).code != 0,
+        "delete of a running container succeeded"
+    );
+    ensure!(
+        c.status(&id) == "running",
+        "the container changed: {}",
+        c.status(&id)
+    );
     Ok(())
 }
 
@@ -237,9 +301,16 @@ fn delete_stopped(c: &Ctx) -> R {
     c.rt(&["kill", &id, "KILL"]).ok("kill")?;
     c.wait_status(&id, "stopped", Duration::from_secs(10))?;
     c.rt(&["delete", &id]).ok("delete")?;
-    ensure!(c.rt(&["state", &id]).code != 0, "state still answers after delete");
+    ensure!(
+        c.rt(&["state", &id]).code != 0,
+        "state still answers after delete"
+    );
     if let Some(cg) = cg {
-        ensure!(!cg.exists(), "cgroup {} still exists after delete", cg.display());
+        ensure!(
+            !cg.exists(),
+            "cgroup {} still exists after delete",
+            cg.display()
+        );
     }
     Ok(())
 }
@@ -250,9 +321,15 @@ fn delete_created(c: &Ctx) -> R {
     let id = c.created(&b)?;
     let pid = c.pid(&id)?;
     c.rt(&["delete", &id]).ok("delete of a created container")?;
-    ensure!(c.rt(&["state", &id]).code != 0, "state still answers after delete");
+    ensure!(
+        c.rt(&["state", &id]).code != 0,
+        "state still answers after delete"
+    );
     std::thread::sleep(Duration::from_millis(200));
-    ensure!(!crate::cases::runc::alive(pid), "init {pid} survived delete");
+    ensure!(
+        !crate::cases::runc::alive(pid),
+        "init {pid} survived delete"
+    );
     Ok(())
 }
 
@@ -262,9 +339,15 @@ fn delete_force(c: &Ctx) -> R {
     let id = c.started(&b)?;
     let pid = c.pid(&id)?;
     c.rt(&["delete", "--force", &id]).ok("delete --force")?;
-    ensure!(c.rt(&["state", &id]).code != 0, "state still answers after delete");
+    ensure!(
+        c.rt(&["state", &id]).code != 0,
+        "state still answers after delete"
+    );
     std::thread::sleep(Duration::from_millis(200));
-    ensure!(!crate::cases::runc::alive(pid), "init {pid} survived delete --force");
+    ensure!(
+        !crate::cases::runc::alive(pid),
+        "init {pid} survived delete --force"
+    );
     Ok(())
 }
 
@@ -278,7 +361,12 @@ fn hook_lines(log: &std::path::Path) -> Vec<(String, Value)> {
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.split_once(' '))
-        .map(|(n, s)| (n.to_string(), serde_json::from_str(s).unwrap_or(Value::Null)))
+        .map(|(n, s)| {
+            (
+                n.to_string(),
+                serde_json::from_str(s).unwrap_or(Value::Null),
+            )
+        })
         .collect()
 }
 
@@ -300,14 +388,30 @@ fn all_hooks(c: &Ctx) -> (crate::rt::Bundle, std::path::PathBuf) {
 fn hooks_order(c: &Ctx) -> R {
     let (b, log) = all_hooks(c);
     let id = c.created(&b)?;
-    let names = |l: &std::path::Path| hook_lines(l).into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+    let names = |l: &std::path::Path| {
+        hook_lines(l)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect::<Vec<_>>()
+    };
     let after_create = names(&log);
     for h in ["createRuntime", "createContainer"] {
-        ensure!(after_create.contains(&h.to_string()), "{h} did not run during create: {after_create:?}");
+        ensure!(
+            after_create.contains(&h.to_string()),
+            "{h} did not run during create: {after_create:?}"
+        );
     }
-    ensure!(!after_create.iter().any(|n| n == "poststart" || n == "poststop"), "hooks ran too early: {after_create:?}");
+    ensure!(
+        !after_create
+            .iter()
+            .any(|n| n == "poststart" || n == "poststop"),
+        "hooks ran too early: {after_create:?}"
+    );
     let pos = |v: &[String], n: &str| v.iter().position(|x| x == n);
-    ensure!(pos(&after_create, "createRuntime") < pos(&after_create, "createContainer"), "createRuntime must precede createContainer: {after_create:?}");
+    ensure!(
+        pos(&after_create, "createRuntime") < pos(&after_create, "createContainer"),
+        "createRuntime must precede createContainer: {after_create:?}"
+    );
     c.rt(&["start", &id]).ok("start")?;
     c.rt(&["kill", &id, "KILL"]).ok("kill")?;
     c.wait_status(&id, "stopped", Duration::from_secs(10))?;
@@ -315,7 +419,15 @@ fn hooks_order(c: &Ctx) -> R {
     let all = names(&log);
     let want = ["createRuntime", "createContainer", "poststart", "poststop"];
     let got: Vec<&String> = all.iter().filter(|n| want.contains(&n.as_str())).collect();
-    ensure!(got == want.iter().map(|s| s.to_string()).collect::<Vec<_>>().iter().collect::<Vec<_>>(), "hook order {all:?}");
+    ensure!(
+        got == want
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .iter()
+            .collect::<Vec<_>>(),
+        "hook order {all:?}"
+    );
     Ok(())
 }
 
@@ -328,17 +440,40 @@ fn hooks_state(c: &Ctx) -> R {
     let lines = hook_lines(&log);
     ensure!(lines.len() >= 5, "hooks ran: {lines:?}");
     for (n, s) in &lines {
-        ensure!(s["id"] == id.as_str(), "{n}: state on stdin lacks the id: {s}");
+        ensure!(
+            s["id"] == id.as_str(),
+            "{n}: state on stdin lacks the id: {s}"
+        );
         ensure!(s["ociVersion"].is_string(), "{n}: no ociVersion: {s}");
-        ensure!(s["bundle"].as_str().map(|p| fs::canonicalize(p).ok() == fs::canonicalize(&b.dir).ok()).unwrap_or(false), "{n}: bundle: {s}");
+        ensure!(
+            s["bundle"]
+                .as_str()
+                .map(|p| fs::canonicalize(p).ok() == fs::canonicalize(&b.dir).ok())
+                .unwrap_or(false),
+            "{n}: bundle: {s}"
+        );
         ensure!(s["status"].is_string(), "{n}: no status: {s}");
         if n != "poststop" {
             ensure!(s["pid"].as_i64().unwrap_or(0) > 0, "{n}: no pid: {s}");
         }
     }
-    let st = |n: &str| lines.iter().find(|(x, _)| x == n).map(|(_, s)| s["status"].as_str().unwrap_or("").to_string()).unwrap_or_default();
-    ensure!(st("createRuntime") == "creating", "createRuntime sees status {:?}, want creating", st("createRuntime"));
-    ensure!(st("poststop") == "stopped", "poststop sees status {:?}, want stopped", st("poststop"));
+    let st = |n: &str| {
+        lines
+            .iter()
+            .find(|(x, _)| x == n)
+            .map(|(_, s)| s["status"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    ensure!(
+        st("createRuntime") == "creating",
+        "createRuntime sees status {:?}, want creating",
+        st("createRuntime")
+    );
+    ensure!(
+        st("poststop") == "stopped",
+        "poststop sees status {:?}, want stopped",
+        st("poststop")
+    );
     Ok(())
 }
 
@@ -363,7 +498,10 @@ fn hooks_prestart(c: &Ctx) -> R {
     b.args(&["sleep", "30"]);
     b.config["hooks"] = json!({"prestart": [hook("prestart", &log)]});
     let _id = c.created(&b)?;
-    ensure!(hook_lines(&log).iter().any(|(n, _)| n == "prestart"), "prestart did not run during create");
+    ensure!(
+        hook_lines(&log).iter().any(|(n, _)| n == "prestart"),
+        "prestart did not run during create"
+    );
     Ok(())
 }
 
@@ -376,7 +514,10 @@ fn hooks_poststart_after_start(c: &Ctx) -> R {
     ensure!(hook_lines(&log).is_empty(), "poststart ran during create");
     c.rt(&["start", &id]).ok("start")?;
     let l = hook_lines(&log);
-    ensure!(l.len() == 1, "poststart did not run once after start: {l:?}");
+    ensure!(
+        l.len() == 1,
+        "poststart did not run once after start: {l:?}"
+    );
     Ok(())
 }
 
@@ -385,8 +526,14 @@ fn hooks_create_fail(c: &Ctx) -> R {
     b.args(&["sleep", "30"]);
     b.config["hooks"] = json!({"createRuntime": [{"path": "/bin/false"}]});
     let (id, o) = c.create(&b, &[]);
-    ensure!(o.code != 0, "create with a failing createRuntime hook succeeded");
-    ensure!(c.rt(&["state", &id]).code != 0, "a container exists after the failed create");
+    ensure!(
+        o.code != 0,
+        "create with a failing createRuntime hook succeeded"
+    );
+    ensure!(
+        c.rt(&["state", &id]).code != 0,
+        "a container exists after the failed create"
+    );
     Ok(())
 }
 
@@ -397,17 +544,25 @@ fn hooks_poststop_fail(c: &Ctx) -> R {
     let id = c.started(&b)?;
     c.wait_status(&id, "stopped", Duration::from_secs(10))?;
     let _ = c.rt(&["delete", &id]);
-    ensure!(c.rt(&["state", &id]).code != 0, "a failing poststop hook kept the container from being deleted");
+    ensure!(
+        c.rt(&["state", &id]).code != 0,
+        "a failing poststop hook kept the container from being deleted"
+    );
     Ok(())
 }
 
 fn hooks_timeout(c: &Ctx) -> R {
     let mut b = c.bundle();
     b.args(&["true"]);
-    b.config["hooks"] = json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]});
+    b.config["hooks"] =
+        json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]});
     let (_id, o) = c.create(&b, &[]);
     ensure!(o.code != 0, "a hook over its timeout did not fail create");
-    ensure!(o.took < Duration::from_secs(10), "create took {:?} with a 1s hook timeout", o.took);
+    ensure!(
+        o.took < Duration::from_secs(10),
+        "create took {:?} with a 1s hook timeout",
+        o.took
+    );
     Ok(())
 }
 
@@ -417,10 +572,16 @@ fn hooks_start_container(c: &Ctx) -> R {
     b.args(&["sleep", "30"]);
     b.config["hooks"] = json!({"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "hostname > /tmp/start-hook"]}]});
     let id = c.created(&b)?;
-    ensure!(!b.rootfs().join("tmp/start-hook").exists(), "startContainer ran during create");
+    ensure!(
+        !b.rootfs().join("tmp/start-hook").exists(),
+        "startContainer ran during create"
+    );
     c.rt(&["start", &id]).ok("start")?;
     let s = c.wait_file(&b.rootfs().join("tmp/start-hook"), Duration::from_secs(10))?;
-    ensure!(s.trim() == "oci-conformance", "startContainer hook did not run in the container's UTS namespace: {s:?}");
+    ensure!(
+        s.trim() == "oci-conformance",
+        "startContainer hook did not run in the container's UTS namespace: {s:?}"
+    );
     Ok(())
 }
 
@@ -430,7 +591,10 @@ fn hooks_prestart_fail(c: &Ctx) -> R {
     b.config["hooks"] = json!({"prestart": [{"path": "/bin/false"}]});
     let (id, o) = c.create(&b, &[]);
     ensure!(o.code != 0, "create with a failing prestart hook succeeded");
-    ensure!(c.rt(&["state", &id]).code != 0, "a container exists after the failed create");
+    ensure!(
+        c.rt(&["state", &id]).code != 0,
+        "a container exists after the failed create"
+    );
     ensure!(!b.rootfs().join("ran").exists(), "the process ran");
     Ok(())
 }
@@ -442,7 +606,11 @@ fn hooks_poststart_fail(c: &Ctx) -> R {
     b.config["hooks"] = json!({"poststart": [{"path": "/bin/false"}]});
     let id = c.created(&b)?;
     let o = c.rt(&["start", &id]);
-    ensure!(o.code == 0, "start failed because of a poststart hook: {}", o.stderr.trim());
+    ensure!(
+        o.code == 0,
+        "start failed because of a poststart hook: {}",
+        o.stderr.trim()
+    );
     c.wait_file(&b.rootfs().join("ran"), Duration::from_secs(10))?;
     ensure!(c.status(&id) == "running", "status {}", c.status(&id));
     Ok(())
@@ -457,7 +625,10 @@ fn config_changes_ignored(c: &Ctx) -> R {
     b.write();
     c.rt(&["start", &id]).ok("start")?;
     let s = c.wait_file(&b.rootfs().join("which"), Duration::from_secs(10))?;
-    ensure!(s.trim() == "first", "the edited config.json was used: {s:?}");
+    ensure!(
+        s.trim() == "first",
+        "the edited config.json was used: {s:?}"
+    );
     Ok(())
 }
 
@@ -467,7 +638,10 @@ fn state_stopped(c: &Ctx) -> R {
     let id = c.started(&b)?;
     c.wait_status(&id, "stopped", Duration::from_secs(10))?;
     let s = c.state(&id)?;
-    ensure!(s["id"] == id.as_str() && s["bundle"].is_string(), "state of a stopped container: {s}");
+    ensure!(
+        s["id"] == id.as_str() && s["bundle"].is_string(),
+        "state of a stopped container: {s}"
+    );
     Ok(())
 }
 
@@ -477,7 +651,10 @@ fn create_invalid_json(c: &Ctx) -> R {
     let id = c.id();
     let o = c.rt(&["create", "--bundle", b.dir.to_str().unwrap_or(""), &id]);
     ensure!(o.code != 0, "create with a malformed config.json succeeded");
-    ensure!(c.rt(&["state", &id]).code != 0, "a container exists after the failed create");
+    ensure!(
+        c.rt(&["state", &id]).code != 0,
+        "a container exists after the failed create"
+    );
     Ok(())
 }
 
@@ -495,7 +672,10 @@ fn delete_leaves_nothing(c: &Ctx) -> R {
     b.args(&["sleep", "30"]);
     let id = c.started(&b)?;
     let pid = c.pid(&id)?;
-    let cgs: Vec<_> = ["memory", "pids", "cpu", "devices", "freezer", ""].iter().filter_map(|k| crate::rt::cgroup_dir(pid, k)).collect();
+    let cgs: Vec<_> = ["memory", "pids", "cpu", "devices", "freezer", ""]
+        .iter()
+        .filter_map(|k| crate::rt::cgroup_dir(pid, k))
+        .collect();
     c.rt(&["kill", &id, "KILL"]).ok("kill")?;
     c.wait_status(&id, "stopped", Duration::from_secs(10))?;
     c.rt(&["delete", &id]).ok("delete")?;
@@ -503,9 +683,19 @@ fn delete_leaves_nothing(c: &Ctx) -> R {
     if c.rt.root.join(&id).exists() {
         left.push(format!("state dir {}", c.rt.root.join(&id).display()));
     }
-    left.extend(cgs.iter().filter(|d| d.exists()).map(|d| format!("cgroup {}", d.display())));
+    left.extend(
+        cgs.iter()
+            .filter(|d| d.exists())
+            .map(|d| format!("cgroup {}", d.display())),
+    );
     let rootfs = b.rootfs().to_string_lossy().to_string();
-    left.extend(fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().lines().filter(|l| l.contains(&rootfs)).map(String::from));
+    left.extend(
+        fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(&rootfs))
+            .map(String::from),
+    );
     if crate::cases::runc::alive(pid) {
         left.push(format!("process {pid}"));
     }
@@ -522,8 +712,19 @@ fn hooks_create_container_ns(c: &Ctx) -> R {
     let id = c.created(&b)?;
     let pid = c.pid(&id)?;
     let got = fs::read_to_string(&log).map_err(|e| format!("hook log: {e}"))?;
-    let want: Vec<String> = ["mnt", "uts", "net"].iter().map(|n| fs::read_link(format!("/proc/{pid}/ns/{n}")).map(|x| x.to_string_lossy().into_owned()).unwrap_or_default()).collect();
-    ensure!(got.split_whitespace().collect::<Vec<_>>() == want.iter().map(|s| s.as_str()).collect::<Vec<_>>(), "createContainer ran in {got:?}, container has {want:?}");
+    let want: Vec<String> = ["mnt", "uts", "net"]
+        .iter()
+        .map(|n| {
+            fs::read_link(format!("/proc/{pid}/ns/{n}"))
+                .map(|x| x.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    ensure!(
+        got.split_whitespace().collect::<Vec<_>>()
+            == want.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        "createContainer ran in {got:?}, container has {want:?}"
+    );
     Ok(())
 }
 
@@ -535,7 +736,14 @@ fn hooks_create_runtime_ns(c: &Ctx) -> R {
         format!("echo $(readlink /proc/self/ns/uts) $(readlink /proc/self/ns/net) > {}", log.display())]}]});
     let _id = c.created(&b)?;
     let got = fs::read_to_string(&log).map_err(|e| format!("hook log: {e}"))?;
-    let want = format!("{} {}", crate::rt::host_ns("uts"), crate::rt::host_ns("net"));
-    ensure!(got.trim() == want, "createRuntime ran in {got:?}, runtime has {want:?}");
+    let want = format!(
+        "{} {}",
+        crate::rt::host_ns("uts"),
+        crate::rt::host_ns("net")
+    );
+    ensure!(
+        got.trim() == want,
+        "createRuntime ran in {got:?}, runtime has {want:?}"
+    );
     Ok(())
 }
