@@ -127,10 +127,13 @@ fn real_main() -> i32 {
             "mount --bind {ws} {ws} && mount --make-shared {ws}"
         ))
         .status();
-    let probe = match std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(|d| d.join("oci-probe")))
-    {
+    // OCI_PROBE overrides the probe (e.g. a static build: `cargo rustc -p oci-conformance
+    // --bin oci-probe -- -C target-feature=+crt-static`); a dynamic one brings its libraries.
+    let probe = match std::env::var_os("OCI_PROBE").map(PathBuf::from).or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(|d| d.join("oci-probe")))
+    }) {
         Some(p) if p.exists() => p,
         _ => {
             eprintln!("oci-conformance: oci-probe not found next to this binary (cargo build -p oci-conformance)");
@@ -179,6 +182,7 @@ fn real_main() -> i32 {
         let _ = fs::create_dir_all(&root);
         rts.push(Runtime { name, argv, root });
     }
+    cleanup_on_signal(rts.clone(), work.clone());
     let started = Instant::now();
     eprintln!(
         "oci-conformance: {} cases x {} runtimes ({})",
@@ -368,6 +372,50 @@ fn real_main() -> i32 {
         println!("{check}: no unexpected failures");
         0
     }
+}
+
+static SIGNALLED: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    SIGNALLED.store(sig, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// On SIGINT/SIGTERM (a CI timeout, ^C): delete every container of every runtime, unmount the
+/// work dir and exit, so nothing is left running on the host.
+fn cleanup_on_signal(rts: Vec<Runtime>, work: PathBuf) {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let sig = SIGNALLED.load(std::sync::atomic::Ordering::SeqCst);
+        if sig == 0 {
+            continue;
+        }
+        eprintln!("oci-conformance: signal {sig}: deleting containers and exiting");
+        rt::STOP.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Let a runtime command already under way finish (it is bounded by its timeout).
+        std::thread::sleep(Duration::from_millis(500));
+        for r in &rts {
+            let ids: Vec<String> = fs::read_dir(&r.root)
+                .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                .unwrap_or_default();
+            for id in ids {
+                let _ = Command::new(&r.argv[0])
+                    .args(&r.argv[1..])
+                    .arg("--root")
+                    .arg(&r.root)
+                    .args(["delete", "--force", &id])
+                    .output();
+            }
+        }
+        rt::umount_under(&work);
+        let _ = Command::new("umount").arg("-l").arg(&work).status();
+        let _ = fs::remove_dir_all(&work);
+        std::process::exit(130);
+    });
 }
 
 fn resolve(bin: &str) -> String {

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 static N: AtomicUsize = AtomicUsize::new(0);
+/// Set when the run is interrupted: no new runtime commands start, except delete.
+pub static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// A runtime under test: a display name and the argv prefix that invokes it.
 #[derive(Clone, Debug)]
@@ -339,7 +341,9 @@ impl<'a> Ctx<'a> {
     }
     pub fn bundle(&self) -> Bundle {
         let dir = self.work.join(format!("b{}", self.uniq()));
-        let _ = link_tree(&self.base.dir, &dir.join("rootfs"));
+        if !STOP.load(Ordering::SeqCst) {
+            let _ = link_tree(&self.base.dir, &dir.join("rootfs"));
+        }
         Bundle {
             dir,
             config: template(),
@@ -350,6 +354,9 @@ impl<'a> Ctx<'a> {
         self.rt_with(args, Opts::default())
     }
     pub fn rt_with(&self, args: &[&str], o: Opts) -> Out {
+        if STOP.load(Ordering::SeqCst) && args.first() != Some(&"delete") {
+            return Out { code: -1, stdout: String::new(), stderr: "interrupted".into(), took: Duration::ZERO };
+        }
         let mut c = Command::new(&self.rt.argv[0]);
         if self.rt.argv[0] == "nsenter" {
             // nsenter changes to the namespace's root: keep the intended working directory.
