@@ -73,6 +73,7 @@ pub fn cases() -> Vec<Case> {
         case!("config.md/process/noNewPrivileges-true", |c| nnp(c, true)),
         case!("config.md/process/noNewPrivileges-false", |c| nnp(c, false)),
         case!("config.md/process/oomScoreAdj", process_oom),
+        case!("config.md/process/apparmorProfile", process_apparmor),
         case!(
             "config.md/process/terminal-false-inherits-stdio",
             process_no_terminal
@@ -787,5 +788,17 @@ fn mount_tmpcopyup(c: &Ctx) -> R {
         "tmpcopyup did not copy: {}",
         p["files"]
     );
+    Ok(())
+}
+
+fn process_apparmor(c: &Ctx) -> R {
+    if !std::path::Path::new("/sys/kernel/security/apparmor").exists() {
+        crate::skip!("AppArmor is not enabled on this host");
+    }
+    let mut b = c.bundle();
+    b.process()["apparmorProfile"] = json!("unconfined");
+    b.probe(&["--read", "/proc/self/attr/current"]);
+    let p = c.probe(&b)?;
+    ensure!(p["files"]["/proc/self/attr/current"].as_str().map(|s| s.starts_with("unconfined")).unwrap_or(false), "profile {}", p["files"]["/proc/self/attr/current"]);
     Ok(())
 }

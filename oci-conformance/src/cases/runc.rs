@@ -22,6 +22,8 @@ pub fn cases() -> Vec<Case> {
         case!("runc/exec/caps-match-init", exec_caps),
         case!("runc/exec/stopped-fails", exec_stopped),
         case!("runc/exec/cap-flag", exec_cap_flag),
+        case!("runc/exec/additional-gids", exec_additional_gids),
+        case!("runc/events/stats", events_stats),
         case!("runc/kill/invalid-signal-fails", kill_invalid),
         case!("runc/state/paused", state_paused),
         case!("runc/update/stopped-fails", update_stopped),
@@ -947,5 +949,25 @@ fn update_stopped(c: &Ctx) -> R {
         c.rt(&["update", "--pids-limit", "10", &id]).code != 0,
         "update of a stopped container succeeded"
     );
+    Ok(())
+}
+
+fn exec_additional_gids(c: &Ctx) -> R {
+    let (id, _, _) = sleeper(c)?;
+    let o = c.rt(&["exec", "--user", "1000:1000", "--additional-gids", "5", "--additional-gids", "42", &id, "/probe"]);
+    o.ok("exec --additional-gids")?;
+    let p = o.json()?;
+    let g: Vec<u64> = serde_json::from_value(p["groups"].clone()).unwrap_or_default();
+    ensure!(g.contains(&5) && g.contains(&42), "groups {g:?}");
+    Ok(())
+}
+
+fn events_stats(c: &Ctx) -> R {
+    let (id, _, _) = sleeper(c)?;
+    let o = c.rt(&["events", "--stats", &id]);
+    o.ok("events --stats")?;
+    let v: Value = serde_json::from_str(o.stdout.trim()).map_err(|e| format!("events --stats output ({e}): {:?}", crate::rt::short(&o.stdout)))?;
+    ensure!(v["type"] == "stats" && v["id"] == id.as_str(), "events --stats {}", crate::rt::short(&v.to_string()));
+    ensure!(v["data"]["pids"]["current"].as_u64().unwrap_or(0) >= 1, "no pids.current in stats");
     Ok(())
 }

@@ -19,6 +19,8 @@ pub fn cases() -> Vec<Case> {
         case!("runtime.md/operations/create-invalid-config-fails", create_invalid_json),
         case!("runtime.md/operations/create-missing-bundle-fails", create_missing_bundle),
         case!("runtime.md/operations/delete-leaves-nothing", delete_leaves_nothing),
+        case!("runtime.md/operations/delete-keeps-joined-namespaces", delete_keeps_joined),
+        case!("runtime.md/operations/create-invalid-id-fails", create_invalid_id),
         case!("runtime.md/operations/state-unknown-id", |c| unknown(c, &["state"])),
         case!("runtime.md/operations/start-unknown-id", |c| unknown(c, &["start"])),
         case!("runtime.md/operations/kill-unknown-id", |c| unknown(c, &["kill"])),
@@ -745,5 +747,39 @@ fn hooks_create_runtime_ns(c: &Ctx) -> R {
         got.trim() == want,
         "createRuntime ran in {got:?}, runtime has {want:?}"
     );
+    Ok(())
+}
+
+fn delete_keeps_joined(c: &Ctx) -> R {
+    // Deleting a container that joined another's namespaces deletes only what it created.
+    let mut a = c.bundle();
+    a.args(&["sleep", "60"]);
+    let ida = c.started(&a)?;
+    let pa = c.pid(&ida)?;
+    let net = fs::read_link(format!("/proc/{pa}/ns/net")).map_err(|e| e.to_string())?;
+    let mut b = c.bundle();
+    b.args(&["true"]);
+    b.add_ns("network", Some(&format!("/proc/{pa}/ns/net")));
+    b.add_ns("ipc", Some(&format!("/proc/{pa}/ns/ipc")));
+    let idb = c.started(&b)?;
+    c.wait_status(&idb, "stopped", Duration::from_secs(10))?;
+    c.rt(&["delete", &idb]).ok("delete")?;
+    ensure!(c.status(&ida) == "running", "the namespace owner is {}", c.status(&ida));
+    ensure!(fs::read_link(format!("/proc/{pa}/ns/net")).ok() == Some(net), "the owner's netns changed");
+    Ok(())
+}
+
+fn create_invalid_id(c: &Ctx) -> R {
+    let mut b = c.bundle();
+    b.args(&["true"]);
+    b.write();
+    for id in ["../escape", "a/b", ".."] {
+        let o = c.rt(&["create", "--bundle", b.dir.to_str().unwrap_or(""), id]);
+        if o.code == 0 {
+            let _ = c.rt(&["delete", "--force", id]);
+            return Err(format!("create accepted the id {id:?}").into());
+        }
+    }
+    ensure!(!c.rt.root.parent().map(|p| p.join("escape").exists()).unwrap_or(false), "state written outside the root");
     Ok(())
 }
