@@ -129,11 +129,13 @@ fn real_main() -> i32 {
         .status();
     // OCI_PROBE overrides the probe (e.g. a static build: `cargo rustc -p oci-conformance
     // --bin oci-probe -- -C target-feature=+crt-static`); a dynamic one brings its libraries.
-    let probe = match std::env::var_os("OCI_PROBE").map(PathBuf::from).or_else(|| {
-        std::env::current_exe()
-            .ok()
-            .and_then(|e| e.parent().map(|d| d.join("oci-probe")))
-    }) {
+    let probe = match std::env::var_os("OCI_PROBE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|e| e.parent().map(|d| d.join("oci-probe")))
+        }) {
         Some(p) if p.exists() => p,
         _ => {
             eprintln!("oci-conformance: oci-probe not found next to this binary (cargo build -p oci-conformance)");
@@ -400,7 +402,11 @@ fn cleanup_on_signal(rts: Vec<Runtime>, work: PathBuf) {
         std::thread::sleep(Duration::from_millis(500));
         for r in &rts {
             let ids: Vec<String> = fs::read_dir(&r.root)
-                .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
                 .unwrap_or_default();
             for id in ids {
                 let _ = Command::new(&r.argv[0])

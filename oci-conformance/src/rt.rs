@@ -355,7 +355,12 @@ impl<'a> Ctx<'a> {
     }
     pub fn rt_with(&self, args: &[&str], o: Opts) -> Out {
         if STOP.load(Ordering::SeqCst) && args.first() != Some(&"delete") {
-            return Out { code: -1, stdout: String::new(), stderr: "interrupted".into(), took: Duration::ZERO };
+            return Out {
+                code: -1,
+                stdout: String::new(),
+                stderr: "interrupted".into(),
+                took: Duration::ZERO,
+            };
         }
         let mut c = Command::new(&self.rt.argv[0]);
         if self.rt.argv[0] == "nsenter" {

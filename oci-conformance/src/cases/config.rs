@@ -16,6 +16,12 @@ pub fn cases() -> Vec<Case> {
         case!("config.md/specification-version/1.1.0", |c| version(
             c, "1.1.0"
         )),
+        case!("config.md/specification-version/1.2.0", |c| version(
+            c, "1.2.0"
+        )),
+        case!("config.md/specification-version/1.3.0", |c| version(
+            c, "1.3.0"
+        )),
         case!("config.md/root/path-relative", root_relative),
         case!("config.md/root/path-absolute", root_absolute),
         case!("config.md/root/readonly", root_readonly),
@@ -799,6 +805,13 @@ fn process_apparmor(c: &Ctx) -> R {
     b.process()["apparmorProfile"] = json!("unconfined");
     b.probe(&["--read", "/proc/self/attr/current"]);
     let p = c.probe(&b)?;
-    ensure!(p["files"]["/proc/self/attr/current"].as_str().map(|s| s.starts_with("unconfined")).unwrap_or(false), "profile {}", p["files"]["/proc/self/attr/current"]);
+    ensure!(
+        p["files"]["/proc/self/attr/current"]
+            .as_str()
+            .map(|s| s.starts_with("unconfined"))
+            .unwrap_or(false),
+        "profile {}",
+        p["files"]["/proc/self/attr/current"]
+    );
     Ok(())
 }

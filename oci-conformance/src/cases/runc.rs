@@ -954,7 +954,17 @@ fn update_stopped(c: &Ctx) -> R {
 
 fn exec_additional_gids(c: &Ctx) -> R {
     let (id, _, _) = sleeper(c)?;
-    let o = c.rt(&["exec", "--user", "1000:1000", "--additional-gids", "5", "--additional-gids", "42", &id, "/probe"]);
+    let o = c.rt(&[
+        "exec",
+        "--user",
+        "1000:1000",
+        "--additional-gids",
+        "5",
+        "--additional-gids",
+        "42",
+        &id,
+        "/probe",
+    ]);
     o.ok("exec --additional-gids")?;
     let p = o.json()?;
     let g: Vec<u64> = serde_json::from_value(p["groups"].clone()).unwrap_or_default();
@@ -966,8 +976,20 @@ fn events_stats(c: &Ctx) -> R {
     let (id, _, _) = sleeper(c)?;
     let o = c.rt(&["events", "--stats", &id]);
     o.ok("events --stats")?;
-    let v: Value = serde_json::from_str(o.stdout.trim()).map_err(|e| format!("events --stats output ({e}): {:?}", crate::rt::short(&o.stdout)))?;
-    ensure!(v["type"] == "stats" && v["id"] == id.as_str(), "events --stats {}", crate::rt::short(&v.to_string()));
-    ensure!(v["data"]["pids"]["current"].as_u64().unwrap_or(0) >= 1, "no pids.current in stats");
+    let v: Value = serde_json::from_str(o.stdout.trim()).map_err(|e| {
+        format!(
+            "events --stats output ({e}): {:?}",
+            crate::rt::short(&o.stdout)
+        )
+    })?;
+    ensure!(
+        v["type"] == "stats" && v["id"] == id.as_str(),
+        "events --stats {}",
+        crate::rt::short(&v.to_string())
+    );
+    ensure!(
+        v["data"]["pids"]["current"].as_u64().unwrap_or(0) >= 1,
+        "no pids.current in stats"
+    );
     Ok(())
 }

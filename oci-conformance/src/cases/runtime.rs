@@ -764,8 +764,15 @@ fn delete_keeps_joined(c: &Ctx) -> R {
     let idb = c.started(&b)?;
     c.wait_status(&idb, "stopped", Duration::from_secs(10))?;
     c.rt(&["delete", &idb]).ok("delete")?;
-    ensure!(c.status(&ida) == "running", "the namespace owner is {}", c.status(&ida));
-    ensure!(fs::read_link(format!("/proc/{pa}/ns/net")).ok() == Some(net), "the owner's netns changed");
+    ensure!(
+        c.status(&ida) == "running",
+        "the namespace owner is {}",
+        c.status(&ida)
+    );
+    ensure!(
+        fs::read_link(format!("/proc/{pa}/ns/net")).ok() == Some(net),
+        "the owner's netns changed"
+    );
     Ok(())
 }
 
@@ -780,6 +787,13 @@ fn create_invalid_id(c: &Ctx) -> R {
             return Err(format!("create accepted the id {id:?}").into());
         }
     }
-    ensure!(!c.rt.root.parent().map(|p| p.join("escape").exists()).unwrap_or(false), "state written outside the root");
+    ensure!(
+        !c.rt
+            .root
+            .parent()
+            .map(|p| p.join("escape").exists())
+            .unwrap_or(false),
+        "state written outside the root"
+    );
     Ok(())
 }
