@@ -572,7 +572,14 @@ fn hostname_no_uts(c: &Ctx) -> R {
     let mut b = c.bundle();
     b.remove_ns("uts");
     b.config["hostname"] = json!("must-fail");
+    // A runtime that accepted it would rename the host: put the name back.
+    const P: &str = "/proc/sys/kernel/hostname";
+    let before = fs::read_to_string(P).unwrap_or_default();
     let o = c.run(&b);
+    if fs::read_to_string(P).unwrap_or_default() != before && !before.is_empty() {
+        let _ = fs::write(P, before.trim());
+        return Err("the host's hostname was changed (restored)".into());
+    }
     ensure!(
         o.code != 0,
         "hostname without a UTS namespace was accepted (would rename the host)"
