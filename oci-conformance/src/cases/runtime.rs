@@ -48,6 +48,7 @@ pub fn cases() -> Vec<Case> {
         case!("runtime.md/hooks/poststart-failure-warns-and-continues", hooks_poststart_fail),
         case!("runtime.md/operations/config-changes-after-create-ignored", config_changes_ignored),
         case!("runtime.md/state/stopped", state_stopped),
+        case!("runtime.md/state/stopped-after-outside-kill", state_outside_kill),
         case!("runtime.md/hooks/startContainer-in-container", hooks_start_container),
         case!("runtime.md/hooks/createContainer-in-container-namespaces", hooks_create_container_ns),
         case!("runtime.md/hooks/createRuntime-in-runtime-namespace", hooks_create_runtime_ns),
@@ -795,5 +796,18 @@ fn create_invalid_id(c: &Ctx) -> R {
             .unwrap_or(false),
         "state written outside the root"
     );
+    Ok(())
+}
+
+fn state_outside_kill(c: &Ctx) -> R {
+    // The process dies without the runtime's help: state must say stopped, delete must work.
+    let mut b = c.bundle();
+    b.args(&["sleep", "30"]);
+    let id = c.started(&b)?;
+    let pid = c.pid(&id)?;
+    // SAFETY: kill(2) on a pid we just read from state; at worst ESRCH.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    c.wait_status(&id, "stopped", Duration::from_secs(10))?;
+    c.rt(&["delete", &id]).ok("delete")?;
     Ok(())
 }
