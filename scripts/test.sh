@@ -6,3 +6,6 @@ cd "$(dirname "$0")/.."
 export RUST_BACKTRACE=1
 cargo build --workspace --quiet
 cargo test --workspace -- --test-threads=2
+# The OCI conformance suite against hull (and runc when installed, for comparison). Fails on
+# any hull failure not listed in oci-conformance/expected-failures.txt.
+timeout 300 target/debug/oci-conformance --runtime target/debug/hull $(command -v runc >/dev/null && echo --runtime runc) --expected-failures oci-conformance/expected-failures.txt
