@@ -88,10 +88,22 @@ pub fn mount_entry(root: RawFd, m: &Mount, index: usize) -> Result<()> {
             .source()
             .as_ref()
             .map(|s| s.to_string_lossy().into_owned());
-        let mnt = new_fs(&fstype, src.as_deref(), &o)?;
+        let mut first = o.clone();
+        if o.copy_up {
+            // Filled before it is attached, so it must be writable until then.
+            first.set &= !sys::MOUNT_ATTR_RDONLY;
+        }
+        let mnt = new_fs(&fstype, src.as_deref(), &first)?;
+        if o.copy_up {
+            super::copyup::copy_tree(target.as_raw_fd(), mnt.as_raw_fd(), dest, 0)?;
+        }
         sys::move_mount_fd(&mnt, target.as_raw_fd()).ctx("mount onto", dest.display())?;
         let mut after = o.clone();
-        after.set = 0;
+        after.set = if o.copy_up {
+            o.set & sys::MOUNT_ATTR_RDONLY
+        } else {
+            0
+        };
         after.clear = 0;
         set_attrs(mnt.as_raw_fd(), &after, dest)
     };
