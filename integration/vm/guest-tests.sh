@@ -57,6 +57,8 @@ $H update --memory 33554432 --pids-limit 7 sleeper
 echo '{"unified": {"memory.high": "30000000"}}' | $H update -r - sleeper
 [ "$(cat /sys/fs/cgroup/sleeper/memory.high)" = 29999104 ] || [ "$(cat /sys/fs/cgroup/sleeper/memory.high)" = 30000000 ] && ok update-unified || fail update-unified "$(cat /sys/fs/cgroup/sleeper/memory.high)"
 [ "$($H ps --format json sleeper)" = "[$pid]" ] && ok ps-json || fail ps-json "$($H ps --format json sleeper)"
+ev=$($H events --stats sleeper)
+echo "$ev" | grep -q '"type":"stats"' && echo "$ev" | grep -q '"limit":33554432' && ok events-stats-v2 || fail events-stats-v2 "$ev"
 check delete-force $H delete --force sleeper
 [ ! -d /sys/fs/cgroup/sleeper ] && ok cgroup-removed-after-delete || fail cgroup-removed-after-delete "left"
 echo "VMTEST done"

@@ -346,3 +346,4 @@ pub fn limits_requested(r: &oci_spec::runtime::LinuxResources) -> bool {
         || r.rdma().as_ref().is_some_and(|m| !m.is_empty())
         || r.unified().as_ref().is_some_and(|u| !u.is_empty())
 }
+pub mod stats;

@@ -3,6 +3,7 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod features;
 mod kill;
@@ -63,6 +64,8 @@ enum Command {
     Start(start::Args),
     /// Create and start a container, and wait for it unless --detach
     Run(run::Args),
+    /// Print a container's resource usage and OOM events (runc's format)
+    Events(events::Args),
     /// Run a new process inside a running container
     Exec(exec::Args),
     /// Send a signal to a container's init (or all its processes with --all)
@@ -178,6 +181,7 @@ pub fn main() -> i32 {
         Command::Create(a) => create::run(&rt, a),
         Command::Start(a) => start::run(&rt, a),
         Command::Run(a) => run::run(&rt, a),
+        Command::Events(a) => events::run(&rt, a),
         Command::Exec(a) => exec::run(&rt, a),
         Command::Kill(a) => kill::run(&rt, a),
         Command::Delete(a) => delete::run(&rt, a),
