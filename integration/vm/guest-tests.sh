@@ -61,5 +61,27 @@ ev=$($H events --stats sleeper)
 echo "$ev" | grep -q '"type":"stats"' && echo "$ev" | grep -q '"limit":33554432' && ok events-stats-v2 || fail events-stats-v2 "$ev"
 check delete-force $H delete --force sleeper
 [ ! -d /sys/fs/cgroup/sleeper ] && ok cgroup-removed-after-delete || fail cgroup-removed-after-delete "left"
+use oom
+$H run -d oomc </dev/null >/tmp/oom.out 2>&1
+$H events --interval 200ms oomc >/tmp/oom.events 2>&1 &
+evpid=$!
+i=0
+while [ $i -lt 60 ] && ! grep -q child-done /tmp/oom.out; do sleep 1; i=$((i+1)); done
+sleep 1
+kill $evpid 2>/dev/null
+$H delete --force oomc
+grep -q '"type":"oom"' /tmp/oom.events && ok oom-event || fail oom-event "$(tail -c 300 /tmp/oom.events)"
+grep -q 'child-done' /tmp/oom.out && ! grep -q survived /tmp/oom.out && ok oom-killed-child || fail oom-killed-child "$(cat /tmp/oom.out)"
+
+use forkbomb
+out=$($H run fork 2>&1 </dev/null)
+n=$(echo "$out" | tail -1)
+[ "$n" -le 42 ] 2>/dev/null && ok pids-max-stops-forks || fail pids-max-stops-forks "$out"
+
+use throttle
+out=$($H run thr 2>&1 </dev/null)
+echo "$out" | sed 's/^/  | /'
+t=$(echo "$out" | awk '/^nr_throttled/{print $2}')
+[ "${t:-0}" -gt 0 ] && ok cpu-max-throttles || fail cpu-max-throttles "$out"
 echo "VMTEST done"
 poweroff -f

@@ -54,10 +54,16 @@ scripts = {
     "devices": "head -c 4 /dev/zero | wc -c; mknod /tmp/sda b 8 0; "
                "head -c 1 /tmp/sda >/dev/null 2>&1 && echo READ-BLOCK-DEVICE || echo denied",
     "sleeper": "sleep 100",
+    # A child allocates past memory.max (32 MiB, no swap) and is OOM-killed; init lives on.
+    "oom": "sleep 1; sh -c 'x=$(head -c 40000000 /dev/zero | tr \"\\\\0\" a); echo survived ${#x}'; echo child-done; sleep 3",
+    "forkbomb": "sh -c 'while :; do sleep 5 & done' 2>/dev/null; set -- /proc/[0-9]*; echo $#",
+    "throttle": "timeout 2 sh -c 'while :; do :; done'; grep -E '^(nr_throttled|throttled_usec)' /sys/fs/cgroup/cpu.stat",
 }
 for name, script in scripts.items():
     c = json.loads(json.dumps(base))
     c["process"]["args"] = ["sh", "-c", script]
+    if name == "oom":
+        c["linux"]["resources"]["memory"] = {"limit": 16777216, "swap": 16777216}
     if name == "devices":
         # mknod must be allowed by capabilities so that the device filter is what stops the read.
         for k in ("bounding", "effective", "permitted"):
