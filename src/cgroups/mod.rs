@@ -322,6 +322,19 @@ pub fn apply_resources(
             Some(format!("{t} {}:{} rwm", d.major(), d.minor()))
         })
         .collect();
+    if let Some(s) = r
+        .cpu()
+        .as_ref()
+        .and_then(|c| c.shares())
+        .filter(|s| *s != 0)
+    {
+        // The kernel clamps silently; runc refuses values it would not keep.
+        if !(2..=262_144).contains(&s) {
+            return Err(Error::Config(format!(
+                "linux.resources.cpu.shares {s} is outside 2..262144"
+            )));
+        }
+    }
     if dirs.keys().any(|k| !k.is_empty()) {
         // v1 controllers (a hybrid host too): they hold the limits.
         return v1::apply(dirs, r, &devices);
