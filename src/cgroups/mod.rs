@@ -360,3 +360,13 @@ pub fn limits_requested(r: &oci_spec::runtime::LinuxResources) -> bool {
         || r.unified().as_ref().is_some_and(|u| !u.is_empty())
 }
 pub mod stats;
+
+/// One `rdma.max` line (the same syntax on v1 and v2); an absent limit is "max".
+pub fn rdma_line(dev: &str, l: &oci_spec::runtime::LinuxRdma) -> String {
+    let n = |v: Option<u32>| v.map_or("max".to_string(), |n| n.to_string());
+    format!(
+        "{dev} hca_handle={} hca_object={}",
+        n(l.hca_handles()),
+        n(l.hca_objects())
+    )
+}

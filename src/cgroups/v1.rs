@@ -326,6 +326,15 @@ pub fn apply(
             )?;
         }
     }
+    for (dev, l) in r.rdma().iter().flatten() {
+        let v = super::rdma_line(dev, l);
+        w.write(
+            "rdma",
+            "rdma.max",
+            &v,
+            &format!("linux.resources.rdma.{dev}"),
+        )?;
+    }
     if r.unified().as_ref().is_some_and(|u| !u.is_empty()) {
         return Err(Error::Config(
             "linux.resources.unified needs cgroup v2; this host's controllers are v1".into(),

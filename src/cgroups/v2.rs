@@ -238,6 +238,14 @@ pub fn apply(dir: &Path, r: &LinuxResources, spec_devices: &[String]) -> Result<
             "linux.resources.hugepageLimits",
         )?;
     }
+    for (dev, l) in r.rdma().iter().flatten() {
+        write(
+            dir,
+            "rdma.max",
+            &super::rdma_line(dev, l),
+            &format!("linux.resources.rdma.{dev}"),
+        )?;
+    }
     if r.network()
         .as_ref()
         .is_some_and(|n| n.class_id().is_some() || n.priorities().is_some())
