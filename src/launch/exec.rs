@@ -14,7 +14,6 @@ use crate::state::{Container, Status};
 use crate::{cgroups, sys, Runtime};
 use nix::sys::signal::{SigSet, SigmaskHow};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use oci_spec::runtime::Process;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::linux::fs::MetadataExt;
@@ -124,13 +123,7 @@ pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<i32> {
             ))
         }
         (None, true) => {
-            let (a, b) = socketpair(
-                AddressFamily::Unix,
-                SockType::Stream,
-                None,
-                SockFlag::SOCK_CLOEXEC,
-            )
-            .ctx("socketpair", "console")?;
+            let (a, b) = super::run::console_pair()?;
             (
                 Some(sys::dup_above(b, min_fd).ctx("dup", "console")?),
                 Some(a),

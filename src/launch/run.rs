@@ -67,14 +67,8 @@ fn run_foreground(rt: &Runtime, opts: &RunOpts, terminal: bool) -> Result<i32> {
     let (console, ours) = match (&opts.create.console_socket, terminal) {
         (Some(p), _) => (Console::Socket(p.clone()), None),
         (None, true) => {
-            let (a, b) = socketpair(
-                AddressFamily::Unix,
-                SockType::Stream,
-                None,
-                SockFlag::SOCK_CLOEXEC,
-            )
-            .ctx("socketpair", "console")?;
-            (Console::Internal(b), Some(a))
+            let (ours, theirs) = console_pair()?;
+            (Console::Internal(theirs), Some(ours))
         }
         (None, false) => (Console::None, None),
     };
@@ -103,6 +97,18 @@ fn run_foreground(rt: &Runtime, opts: &RunOpts, terminal: bool) -> Result<i32> {
     let code = wait_loop(&sfd, created.pid, master.as_ref());
     drop(raw);
     finish(code)
+}
+
+/// The console "socket" of a foreground run or exec with a terminal: init sends the pty
+/// master into one end, hull reads it from the other and relays the pty itself.
+pub(crate) fn console_pair() -> Result<(OwnedFd, OwnedFd)> {
+    socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .ctx("socketpair", "console")
 }
 
 pub(crate) fn receive_fd(sock: RawFd) -> Result<OwnedFd> {
