@@ -57,6 +57,7 @@ $H update --memory 33554432 --pids-limit 7 sleeper
 echo '{"unified": {"memory.high": "30000000"}}' | $H update -r - sleeper
 [ "$(cat /sys/fs/cgroup/sleeper/memory.high)" = 29999104 ] || [ "$(cat /sys/fs/cgroup/sleeper/memory.high)" = 30000000 ] && ok update-unified || fail update-unified "$(cat /sys/fs/cgroup/sleeper/memory.high)"
 [ "$($H ps --format json sleeper)" = "[$pid]" ] && ok ps-json || fail ps-json "$($H ps --format json sleeper)"
+echo '{"memory": {"limit": 4096, "checkBeforeUpdate": true}}' | $H update -r - sleeper 2>/tmp/cbu.err && fail check-before-update "a limit below usage was accepted" || { grep -q checkBeforeUpdate /tmp/cbu.err && ok check-before-update || fail check-before-update "$(cat /tmp/cbu.err)"; }
 ev=$($H events --stats sleeper)
 echo "$ev" | grep -q '"type":"stats"' && echo "$ev" | grep -q '"limit":33554432' && ok events-stats-v2 || fail events-stats-v2 "$ev"
 check delete-force $H delete --force sleeper

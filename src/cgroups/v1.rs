@@ -151,6 +151,19 @@ pub fn apply(
                 &format!("{f}.swappiness"),
             )?;
         }
+        if let Some(h) = m.use_hierarchy() {
+            // Always on since Linux 5.x (writing 0 fails there): only a request to turn it off
+            // on a kernel that still allows it changes anything.
+            let cur = w.read_i64("memory", "memory.use_hierarchy");
+            if cur != Some(i64::from(h)) {
+                w.write(
+                    "memory",
+                    "memory.use_hierarchy",
+                    if h { "1" } else { "0" },
+                    &format!("{f}.useHierarchy"),
+                )?;
+            }
+        }
         if m.disable_oom_killer() == Some(true) {
             w.write(
                 "memory",

@@ -91,6 +91,19 @@ pub fn apply(dir: &Path, r: &LinuxResources, spec_devices: &[String]) -> Result<
             } else {
                 l.to_string()
             };
+            // checkBeforeUpdate: refuse a limit below what the container already uses, instead
+            // of letting the kernel OOM-kill it to get there.
+            if m.check_before_update() == Some(true) && l > 0 {
+                let cur: i64 = fs::read_to_string(dir.join("memory.current"))
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(0);
+                if l < cur {
+                    return Err(Error::Config(format!(
+                        "{f}.limit {l} is below the current usage {cur} (checkBeforeUpdate)"
+                    )));
+                }
+            }
             write(dir, "memory.max", &v, &format!("{f}.limit"))?;
         }
         if let Some(s) = m.swap() {
