@@ -26,6 +26,6 @@ fn cgroup_v2_in_a_vm() {
         .count();
     assert!(
         passed >= 26,
-        "expected at least 20 passing VM checks, saw {passed}"
+        "expected at least 26 passing VM checks, saw {passed}"
     );
 }
