@@ -5,7 +5,10 @@
 //! layout on disk, and [`pull`]/[`push`] move images between the two.
 
 pub mod archive;
+pub mod bundle;
+pub mod container;
 pub mod digest;
+pub mod import;
 pub mod manifest;
 pub mod progress;
 pub mod pull;
@@ -13,6 +16,7 @@ pub mod push;
 pub mod reference;
 pub mod registry;
 pub mod store;
+pub mod unpack;
 
 /// The runtime dock drives, re-exported so callers need one dependency.
 pub use hull;
