@@ -152,16 +152,27 @@ const ALL_CAPS: &[&str] = &[
     "CAP_CHECKPOINT_RESTORE",
 ];
 
-/// Capabilities this kernel knows (`/proc/sys/kernel/cap_last_cap`).
+/// Capabilities this kernel knows (`/proc/sys/kernel/cap_last_cap`) that dock itself may
+/// pass on (its bounding set), as docker's list of "all" capabilities.
 fn kernel_caps() -> Vec<String> {
     let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok())
         .unwrap_or(40);
+    let bounding = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX);
     ALL_CAPS
         .iter()
+        .enumerate()
         .take(last + 1)
-        .map(|s| s.to_string())
+        .filter(|(i, _)| bounding & (1u64 << i) != 0)
+        .map(|(_, s)| s.to_string())
         .collect()
 }
 

@@ -235,7 +235,13 @@ impl Containers {
                     data_root: &self.data_root,
                 },
             )?;
-            rec.args = built.spec["process"]["args"]
+            let mut spec = built.spec;
+            if f.network == "none" {
+                let exe = std::env::current_exe().context("dock's own path")?;
+                spec["hooks"] = serde_json::json!({"createRuntime": [{
+                    "path": exe, "args": ["dock", "loopback-up-hook"]}]});
+            }
+            rec.args = spec["process"]["args"]
                 .as_array()
                 .map(|a| {
                     a.iter()
@@ -246,7 +252,7 @@ impl Containers {
             rec.anon_volumes = built.anon_volumes;
             crate::store::atomic_write(
                 &self.bundle(&id).join("config.json"),
-                &serde_json::to_vec_pretty(&built.spec)?,
+                &serde_json::to_vec_pretty(&spec)?,
             )?;
             self.save(&rec)?;
             Ok(())
@@ -272,6 +278,12 @@ impl Containers {
         let dir = self.dir(&r.id);
         let target = self.rootfs(&r.id);
         if r.rootfs_kind == "copy" {
+            return Ok("copy".into());
+        }
+        // DOCK_STORAGE_DRIVER=copy forces the fallback (for tests and overlay-less hosts).
+        let force_copy = std::env::var("DOCK_STORAGE_DRIVER").as_deref() == Ok("copy");
+        if force_copy && r.rootfs_kind.is_empty() {
+            snapshot::copy_layers(&r.lowers, &target).context("copy layers")?;
             return Ok("copy".into());
         }
         if is_mountpoint(&target) {
@@ -660,4 +672,40 @@ pub fn is_mountpoint(p: &Path) -> bool {
         return false;
     };
     a.dev() != b.dev()
+}
+
+/// The createRuntime hook of `--network none`: bring up `lo` in the container's new network
+/// namespace (hull, like runc, leaves it down). Reads the OCI state from stdin.
+pub fn loopback_up_hook() -> Result<()> {
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(std::io::stdin(), 1 << 20), &mut s)?;
+    let state: serde_json::Value = serde_json::from_str(&s).context("hook state")?;
+    let pid = state["pid"].as_i64().context("hook state: no pid")?;
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/net")).context("open netns")?;
+    // SAFETY: setns with a namespace fd; this short-lived hook process does nothing else.
+    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
+        bail!("setns: {}", std::io::Error::last_os_error());
+    }
+    // SAFETY: a datagram socket for interface ioctls.
+    let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if sock < 0 {
+        bail!("socket: {}", std::io::Error::last_os_error());
+    }
+    // SAFETY: ifreq is plain data; zeroed is valid.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: interface ioctls on our socket with a valid ifreq.
+    unsafe {
+        if libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut ifr) < 0 {
+            bail!("SIOCGIFFLAGS lo: {}", std::io::Error::last_os_error());
+        }
+        ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(sock, libc::SIOCSIFFLAGS, &ifr) < 0 {
+            bail!("SIOCSIFFLAGS lo: {}", std::io::Error::last_os_error());
+        }
+        libc::close(sock);
+    }
+    Ok(())
 }

@@ -86,6 +86,8 @@ pub enum Command {
     Rm(container::RmArgs),
     /// Run a command in a running container
     Exec(container::ExecArgs),
+    #[command(hide = true)]
+    LoopbackUpHook,
     /// Build busybox:latest offline from the host's busybox-static
     ImportBusybox(container::ImportArgs),
 }
@@ -111,6 +113,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Kill(a) => container::kill(&ctx, a),
         Command::Rm(a) => container::rm(&ctx, a),
         Command::Exec(a) => container::exec(&ctx, a),
+        Command::LoopbackUpHook => dock::container::loopback_up_hook(),
         Command::ImportBusybox(a) => container::import_busybox(&ctx, a),
         Command::Gc => {
             let stats = ctx.store()?.gc()?;
