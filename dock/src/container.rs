@@ -97,7 +97,7 @@ impl Containers {
     pub fn load(&self, id: &str) -> Result<Record> {
         let p = self.dir(id).join("record.json");
         let data = std::fs::read(&p).with_context(|| format!("no such container: {id}"))?;
-        Ok(serde_json::from_slice(&data).with_context(|| format!("read {}", p.display()))?)
+        serde_json::from_slice(&data).with_context(|| format!("read {}", p.display()))
     }
 
     pub fn save(&self, r: &Record) -> Result<()> {

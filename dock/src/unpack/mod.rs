@@ -294,7 +294,7 @@ impl Entry<'_> {
             }
             parent.remove(&hidden).map_err(self.io("remove"))?;
             parent
-                .mknod(&hidden, libc::S_IFCHR | 0o000, 0, 0)
+                .mknod(&hidden, libc::S_IFCHR, 0, 0)
                 .map_err(self.io("create whiteout"))?;
             return Ok(None);
         }
