@@ -34,6 +34,9 @@ pub struct Record {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub pid: Option<i32>,
+    /// The process waiting for the container (dock run, or the monitor of -d/start).
+    #[serde(default)]
+    pub monitor: Option<i32>,
 }
 
 /// A process exit status dock should exit with (125/126/127 for its own errors, as docker).
@@ -136,14 +139,19 @@ impl Containers {
         }
     }
 
-    /// The status: hull's while it knows the container, else the record's.
+    /// The status: hull's while it knows the container, else the record's. A container whose
+    /// process ended counts as running until its monitor has recorded the exit code (or the
+    /// monitor is gone).
     pub fn status(&self, r: &Record) -> String {
+        let monitor_alive = || r.monitor.is_some_and(pid_alive);
         match hull::lifecycle::state(&self.rt, &r.id) {
             Ok(s) => match s.status.as_str() {
+                "stopped" if r.status == "running" && monitor_alive() => "running".into(),
                 "stopped" => "exited".into(),
                 "creating" => "created".into(),
                 other => other.into(),
             },
+            Err(_) if r.status == "running" && monitor_alive() => "running".into(),
             Err(_) if r.status == "running" => "exited".into(),
             Err(_) => r.status.clone(),
         }
@@ -204,6 +212,7 @@ impl Containers {
             started_at: None,
             finished_at: None,
             pid: None,
+            monitor: None,
         };
         // A record from the start, so `rm` can clean up a half-made container.
         self.save(&rec)?;
@@ -395,6 +404,7 @@ impl Containers {
         }
         r.status = "running".into();
         r.started_at = Some(now());
+        r.monitor = Some(std::process::id() as i32);
         self.save(r)?;
         let result = hull::launch::run::run(
             &self.rt,
@@ -520,6 +530,7 @@ impl Containers {
         r.status = "running".into();
         r.started_at = Some(now());
         r.pid = Some(pid);
+        r.monitor = Some(std::process::id() as i32);
         let _ = self.save(r);
         say("ok");
         // SAFETY: closing the report pipe: the parent stops waiting.
@@ -651,6 +662,11 @@ fn wait_for(pid: i32) -> i32 {
             }
         }
     }
+}
+
+fn pid_alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
 }
 
 fn redirect(target: i32, path: &Path, flags: i32) -> Result<()> {
