@@ -446,12 +446,6 @@ impl Containers {
     /// the container with stdout/stderr on the log file, starts it, waits for it and records
     /// its exit code. Returns once the container runs (or failed to).
     pub fn start_detached(&self, r: &mut Record) -> Result<()> {
-        if r.flags.tty {
-            return Err(exit_err(
-                125,
-                "-t with -d (a background container on a terminal) is not supported yet",
-            ));
-        }
         self.prepare_start(r).map_err(to125)?;
         let mut fds = [0; 2];
         // SAFETY: pipe2 into a two-element array.
@@ -511,7 +505,31 @@ impl Containers {
             say(&format!("err:{e:#}"));
             return 1;
         }
-        let created = match hull::create(&self.rt, &self.create_opts(r), hull::Console::None) {
+        // With -t, hull hands us the pty master over a socketpair; its output goes to the log.
+        let mut pair = [-1; 2];
+        let console = if r.flags.tty {
+            // SAFETY: socketpair into a two-element array.
+            let rc = unsafe {
+                libc::socketpair(
+                    libc::AF_UNIX,
+                    libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                    0,
+                    pair.as_mut_ptr(),
+                )
+            };
+            if rc < 0 {
+                say(&format!(
+                    "err:socketpair: {}",
+                    std::io::Error::last_os_error()
+                ));
+                return 1;
+            }
+            // SAFETY: pair[1] was just made and is given to hull alone.
+            hull::Console::Internal(unsafe { crate::unpack::fsops::own(pair[1]) })
+        } else {
+            hull::Console::None
+        };
+        let created = match hull::create(&self.rt, &self.create_opts(r), console) {
             Ok(c) => c,
             Err(e) => {
                 say(&format!("err:{e}"));
@@ -519,6 +537,23 @@ impl Containers {
                 return 1;
             }
         };
+        if r.flags.tty {
+            match recv_fd(pair[0]) {
+                Ok(master) => {
+                    std::thread::spawn(move || {
+                        let mut m = std::fs::File::from(master);
+                        let mut out = std::io::stdout();
+                        let _ = std::io::copy(&mut m, &mut out);
+                    });
+                }
+                Err(e) => {
+                    say(&format!("err:receive the pty master: {e}"));
+                    drop(created);
+                    self.finish(r, -1);
+                    return 1;
+                }
+            }
+        }
         let pid = created.pid;
         if let Err(e) = hull::launch::start_loaded(&self.rt, &created.container) {
             say(&format!("err:{e}"));
@@ -662,6 +697,40 @@ fn wait_for(pid: i32) -> i32 {
             }
         }
     }
+}
+
+/// Receive one fd sent with SCM_RIGHTS.
+fn recv_fd(sock: i32) -> std::io::Result<std::os::fd::OwnedFd> {
+    let mut byte = [0u8; 512];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr() as *mut libc::c_void,
+        iov_len: byte.len(),
+    };
+    // Room for one cmsghdr carrying one int, aligned.
+    let mut cbuf = [0u64; 8];
+    // SAFETY: msghdr is plain data; zeroed is valid.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+    msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
+    // SAFETY: recvmsg into buffers that live across the call.
+    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: walking the control buffer the kernel filled, with libc's macros.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const i32);
+                return Ok(crate::unpack::fsops::own(fd));
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Err(std::io::Error::other("no fd received"))
 }
 
 fn pid_alive(pid: i32) -> bool {
