@@ -262,14 +262,19 @@ pub fn parse_size(s: &str) -> Result<i64, BundleError> {
 /// the host's).
 pub fn read_in_root(rootfs: &Path, path: &str) -> Option<String> {
     let root = Dir::open(rootfs).ok()?;
+    // Non-blocking, and only a regular file: an image's /etc/passwd may be a fifo.
     let fd = openat2(
         root.fd().as_raw_fd(),
         Path::new(path.trim_start_matches('/')),
-        libc::O_RDONLY | libc::O_NOFOLLOW,
+        libc::O_RDONLY | libc::O_NONBLOCK,
         0,
         RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
     )
     .ok()?;
+    let st = hull::sys::fstat(fd.as_raw_fd()).ok()?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return None;
+    }
     let mut s = String::new();
     std::fs::File::from(fd)
         .take(4 << 20)

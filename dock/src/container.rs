@@ -37,6 +37,9 @@ pub struct Record {
     /// The process waiting for the container (dock run, or the monitor of -d/start).
     #[serde(default)]
     pub monitor: Option<i32>,
+    /// The image's StopSignal (a signal to the container's own process, nothing on the host).
+    #[serde(default)]
+    pub stop_signal: Option<i32>,
 }
 
 /// A process exit status dock should exit with (125/126/127 for its own errors, as docker).
@@ -213,6 +216,9 @@ impl Containers {
             finished_at: None,
             pid: None,
             monitor: None,
+            stop_signal: config["config"]["StopSignal"]
+                .as_str()
+                .and_then(|s| parse_signal(s).ok()),
         };
         // A record from the start, so `rm` can clean up a half-made container.
         self.save(&rec)?;
@@ -320,7 +326,11 @@ impl Containers {
     pub fn check_command(&self, r: &Record) -> Result<()> {
         let spec: serde_json::Value =
             serde_json::from_slice(&std::fs::read(self.bundle(&r.id).join("config.json"))?)?;
-        let p = &spec["process"];
+        self.check_process(r, &spec["process"])
+    }
+
+    /// [`check_command`](Self::check_command) for a process (`process` of a spec).
+    pub fn check_process(&self, r: &Record, p: &serde_json::Value) -> Result<()> {
         let Some(arg0) = p["args"][0].as_str() else {
             return Err(exit_err(125, "no command specified"));
         };
@@ -580,7 +590,8 @@ impl Containers {
         if self.status(r) != "running" && self.status(r) != "paused" {
             return Ok(());
         }
-        let _ = hull::kill(&self.rt, &r.id, libc::SIGTERM, false);
+        let sig = r.stop_signal.unwrap_or(libc::SIGTERM);
+        let _ = hull::kill(&self.rt, &r.id, sig, false);
         if self.wait_stopped(r, timeout) {
             return Ok(());
         }
@@ -697,6 +708,33 @@ fn wait_for(pid: i32) -> i32 {
             }
         }
     }
+}
+
+/// A signal by name (`TERM`, `SIGTERM`) or number.
+pub fn parse_signal(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        if (1..=64).contains(&n) {
+            return Ok(n);
+        }
+        bail!("invalid signal {s:?}");
+    }
+    let up = s.to_ascii_uppercase();
+    let name = up.strip_prefix("SIG").unwrap_or(&up);
+    Ok(match name {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "USR2" => libc::SIGUSR2,
+        "TERM" => libc::SIGTERM,
+        "CONT" => libc::SIGCONT,
+        "STOP" => libc::SIGSTOP,
+        "WINCH" => libc::SIGWINCH,
+        "ALRM" => libc::SIGALRM,
+        "PWR" => libc::SIGPWR,
+        _ => bail!("unknown signal {s:?}"),
+    })
 }
 
 /// Receive one fd sent with SCM_RIGHTS.

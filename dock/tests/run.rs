@@ -551,3 +551,44 @@ fn busybox_import_and_demo_command() {
     assert!(images.contains("busybox"), "{images}");
     assert_eq!(e.d.ok(&["ps", "-a", "-q"]), "");
 }
+
+#[test]
+fn image_stop_signal_and_exec_exit_codes() {
+    let e = Env::new();
+    let store = dock::store::Store::open(e.root()).unwrap();
+    let tar = dock::import::busybox_tar(std::path::Path::new(dock::import::BUSYBOX)).unwrap();
+    dock::import::store_image(
+        &store,
+        "docker.io/library/usr1:latest",
+        &[tar],
+        serde_json::json!({
+            "StopSignal": "SIGUSR1",
+            "Cmd": ["sh", "-c", "trap 'echo got-usr1; exit 9' USR1; while true; do sleep 0.1; done"],
+        }),
+    )
+    .unwrap();
+    e.out(&["run", "-d", "--name", "s", "usr1"]);
+    let (code, _, err) = e.run(&["exec", "s", "nosuch"]);
+    assert_eq!(code, 127, "{err}");
+    let (code, _, err) = e.run(&["exec", "s", "/etc/passwd"]);
+    assert_eq!(code, 126, "{err}");
+    let out = e.out(&[
+        "exec",
+        "-u",
+        "nobody",
+        "-w",
+        "/tmp",
+        "-e",
+        "A=1",
+        "s",
+        "sh",
+        "-c",
+        "echo $A $(pwd) $(id -u)",
+    ]);
+    assert_eq!(out, "1 /tmp 65534\n");
+    e.d.ok(&["stop", "-t", "10", "s"]);
+    assert_eq!(e.inspect("s")["State"]["ExitCode"], 9);
+    assert_eq!(e.d.ok(&["logs", "s"]), "got-usr1\n");
+    let (code, _, err) = e.run(&["exec", "s", "true"]);
+    assert_eq!(code, 125, "{err}");
+}

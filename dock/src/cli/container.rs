@@ -1,9 +1,9 @@
 //! Container verbs: run, create, start, ps, logs, stop, kill, rm, exec, import-busybox.
 
 use super::Ctx;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use dock::bundle::RunFlags;
-use dock::container::{exit_err, Containers, Record};
+use dock::container::{exit_err, parse_signal, Containers, Record};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
@@ -207,27 +207,6 @@ pub struct KillArgs {
     containers: Vec<String>,
 }
 
-pub fn parse_signal(s: &str) -> Result<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        return Ok(n);
-    }
-    let up = s.to_ascii_uppercase();
-    let name = up.strip_prefix("SIG").unwrap_or(&up);
-    Ok(match name {
-        "HUP" => libc::SIGHUP,
-        "INT" => libc::SIGINT,
-        "QUIT" => libc::SIGQUIT,
-        "KILL" => libc::SIGKILL,
-        "USR1" => libc::SIGUSR1,
-        "USR2" => libc::SIGUSR2,
-        "TERM" => libc::SIGTERM,
-        "CONT" => libc::SIGCONT,
-        "STOP" => libc::SIGSTOP,
-        "WINCH" => libc::SIGWINCH,
-        _ => bail!("unknown signal {s:?}"),
-    })
-}
-
 pub fn kill(ctx: &Ctx, a: KillArgs) -> Result<()> {
     let cs = ctx.containers()?;
     let sig = parse_signal(&a.signal)?;
@@ -316,6 +295,7 @@ pub fn exec(ctx: &Ctx, a: ExecArgs) -> Result<()> {
             .map_err(|e| exit_err(125, e.to_string()))?;
         p["user"] = serde_json::json!({"uid": user.uid, "gid": user.gid, "additionalGids": user.additional});
     }
+    cs.check_process(&r, &p)?;
     let process: oci_spec::runtime::Process = serde_json::from_value(p).context("exec process")?;
     if !a.interactive && !a.tty {
         let null = std::fs::File::open("/dev/null")?;

@@ -181,6 +181,16 @@ pub fn mount_overlay(
     work: &Path,
     target: &Path,
 ) -> io::Result<()> {
+    // The option string separates with `,` and `:`: paths holding them cannot be expressed.
+    for p in lowers.iter().map(PathBuf::as_path).chain([upper, work]) {
+        let b = p.as_os_str().as_bytes();
+        if b.contains(&b',') || b.contains(&b':') {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{}: `,` or `:` in an overlay path", p.display()),
+            ));
+        }
+    }
     let opts = CString::new(overlay_options(lowers, upper, work))?;
     let t = CString::new(target.as_os_str().as_bytes())?;
     // SAFETY: valid NUL-terminated strings.
