@@ -173,6 +173,8 @@ impl Containers {
         let config: serde_json::Value =
             serde_json::from_slice(&store.read_blob(&manifest.config.digest)?)
                 .context("image config")?;
+        // Held until the record names the snapshots: `gc` cannot remove them meanwhile.
+        let _content = store.content_lock()?;
         let snaps = Snapshots::new(&self.data_root)?;
         let lowers = snaps.ensure_image(store, &manifest)?;
 
@@ -658,6 +660,24 @@ impl Containers {
         }
         Ok(())
     }
+}
+
+/// Remove snapshots no stored image and no container uses (with the store's gc lock held).
+pub fn gc_snapshots(store: &Store, cs: &Containers) -> Result<usize> {
+    let _gc = store.gc_lock()?;
+    let snaps = Snapshots::new(&cs.data_root)?;
+    let mut keep = std::collections::HashSet::new();
+    for e in store.images()? {
+        if let Ok(m) = store.image_manifest(&e.descriptor) {
+            if let Ok(layers) = snapshot::image_layers(store, &m) {
+                keep.extend(layers.iter().map(|(_, id)| snaps.path(id)));
+            }
+        }
+    }
+    for r in cs.all()? {
+        keep.extend(r.lowers);
+    }
+    Ok(snaps.gc(&keep))
 }
 
 /// An image by name (`busybox`, `host:5000/a:1`) or id prefix.

@@ -106,7 +106,7 @@ pub fn store_image(
     layers: &[Vec<u8>],
     config: serde_json::Value,
 ) -> Result<Digest> {
-    let _gc = store.gc_lock()?;
+    let _content = store.content_lock()?;
     let mut descs = Vec::new();
     let mut diff_ids = Vec::new();
     for tar in layers {

@@ -592,3 +592,24 @@ fn image_stop_signal_and_exec_exit_codes() {
     let (code, _, err) = e.run(&["exec", "s", "true"]);
     assert_eq!(code, 125, "{err}");
 }
+
+#[test]
+fn gc_keeps_snapshots_in_use_and_removes_the_rest() {
+    let e = Env::new().busybox();
+    e.d.ok(&["create", "--name", "user", "busybox", "true"]);
+    let snaps = || {
+        std::fs::read_dir(e.root().join("snapshots"))
+            .unwrap()
+            .count()
+    };
+    assert_eq!(snaps(), 1);
+    std::fs::create_dir(e.root().join("snapshots/.tmp-dead-999999999-1")).unwrap();
+    e.d.ok(&["rmi", "busybox"]);
+    let out = e.d.ok(&["gc"]);
+    assert!(out.contains("1 snapshots"), "{out}"); // only the dead unpacker's temp dir
+    assert_eq!(snaps(), 1, "a container still uses the snapshot");
+    e.d.ok(&["rm", "user"]);
+    let out = e.d.ok(&["gc"]);
+    assert!(out.contains("1 snapshots"), "{out}");
+    assert_eq!(snaps(), 0);
+}

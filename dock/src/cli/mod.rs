@@ -116,12 +116,15 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::LoopbackUpHook => dock::container::loopback_up_hook(),
         Command::ImportBusybox(a) => container::import_busybox(&ctx, a),
         Command::Gc => {
-            let stats = ctx.store()?.gc()?;
+            let store = ctx.store()?;
+            let stats = store.gc()?;
+            let snaps = dock::container::gc_snapshots(&store, &ctx.containers()?)?;
             println!(
-                "removed {} blobs ({}), {} temporary files",
+                "removed {} blobs ({}), {} temporary files, {} snapshots",
                 stats.blobs_removed.len(),
                 dock::progress::human_size(stats.bytes_freed),
-                stats.temp_files_removed
+                stats.temp_files_removed,
+                snaps
             );
             Ok(())
         }

@@ -160,6 +160,33 @@ impl Snapshots {
     }
 }
 
+impl Snapshots {
+    /// Remove snapshots not in `keep` and temporary dirs of unpackers that are gone. Returns
+    /// how many were removed. The caller holds the store's gc lock (no unpack starts).
+    pub fn gc(&self, keep: &std::collections::HashSet<PathBuf>) -> usize {
+        let mut removed = 0;
+        let Ok(rd) = std::fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let path = e.path();
+            let stale = if let Some(rest) = name.strip_prefix(".tmp-") {
+                // .tmp-<hex>-<pid>-<nanos>
+                let pid = rest.split('-').nth(1).and_then(|p| p.parse::<i32>().ok());
+                // SAFETY: signal 0 only checks for existence.
+                pid.is_none_or(|p| unsafe { libc::kill(p, 0) } != 0)
+            } else {
+                !keep.contains(&path)
+            };
+            if stale && std::fs::remove_dir_all(&path).is_ok() {
+                removed += 1;
+            }
+        }
+        removed
+    }
+}
+
 /// The overlay mount options for layers given base first (overlayfs wants the top first).
 pub fn overlay_options(lowers: &[PathBuf], upper: &Path, work: &Path) -> String {
     let lower: Vec<String> = lowers
