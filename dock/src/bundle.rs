@@ -493,9 +493,6 @@ pub fn build(f: &RunFlags, i: &Inputs) -> Result<Built, BundleError> {
     if f.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
         env.push("TERM=xterm".into());
     }
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push("HOME=/root".into());
-    }
 
     let cwd = match f
         .workdir
@@ -513,17 +510,24 @@ pub fn build(f: &RunFlags, i: &Inputs) -> Result<Built, BundleError> {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "0".into());
     let user = resolve_user(i.rootfs, &user_spec)?;
-    if user.uid != 0 {
-        // HOME from the image's passwd, as docker does.
-        if let Some(home) = read_in_root(i.rootfs, "/etc/passwd").and_then(|p| {
-            p.lines()
-                .map(|l| l.split(':').collect::<Vec<_>>())
-                .find(|f| f.len() >= 6 && f[2] == user.uid.to_string())
-                .map(|f| f[5].to_string())
-        }) {
-            env.retain(|e| !e.starts_with("HOME="));
-            env.push(format!("HOME={home}"));
-        }
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        // HOME from the image's passwd (as docker does): the user's home, else `/`.
+        let home = read_in_root(i.rootfs, "/etc/passwd")
+            .and_then(|p| {
+                p.lines()
+                    .map(|l| l.split(':').collect::<Vec<_>>())
+                    .find(|f| f.len() >= 6 && f[2] == user.uid.to_string())
+                    .map(|f| f[5].to_string())
+            })
+            .filter(|h| h.starts_with('/'))
+            .unwrap_or_else(|| {
+                if user.uid == 0 {
+                    "/root".into()
+                } else {
+                    "/".into()
+                }
+            });
+        env.push(format!("HOME={home}"));
     }
 
     let caps = capabilities(f)?;

@@ -89,14 +89,50 @@ pub struct PsArgs {
     no_trunc: bool,
 }
 
+/// Seconds since the epoch of an RFC 3339 UTC time as dock writes it.
+fn epoch(t: &str) -> Option<i64> {
+    let n = |a: usize, b: usize| t.get(a..b)?.parse::<i64>().ok();
+    let (y, m, d) = (n(0, 4)?, n(5, 7)?, n(8, 10)?);
+    let (hh, mm, ss) = (n(11, 13)?, n(14, 16)?, n(17, 19)?);
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    Some(days * 86400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// "5 seconds", "3 minutes", ... since `t`, as docker prints.
+fn ago(t: Option<&str>) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let Some(s) = t.and_then(epoch).map(|e| (now - e).max(0)) else {
+        return "?".into();
+    };
+    match s {
+        0 => "Less than a second".into(),
+        1 => "1 second".into(),
+        s if s < 60 => format!("{s} seconds"),
+        s if s < 120 => "About a minute".into(),
+        s if s < 3600 => format!("{} minutes", s / 60),
+        s if s < 7200 => "About an hour".into(),
+        s if s < 172800 => format!("{} hours", s / 3600),
+        s => format!("{} days", s / 86400),
+    }
+}
+
 fn status_text(cs: &Containers, r: &Record) -> String {
     match cs.status(r).as_str() {
-        "running" => format!("Up since {}", r.started_at.as_deref().unwrap_or("?")),
-        "paused" => "Up (Paused)".into(),
+        "running" => format!("Up {}", ago(r.started_at.as_deref())),
+        "paused" => format!("Up {} (Paused)", ago(r.started_at.as_deref())),
         "exited" => format!(
-            "Exited ({}) {}",
+            "Exited ({}) {} ago",
             r.exit_code.unwrap_or(-1),
-            r.finished_at.as_deref().unwrap_or("")
+            ago(r.finished_at.as_deref())
         ),
         _ => "Created".into(),
     }
@@ -116,8 +152,8 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<12}  {:<20}  {:<24}  {:<32}  NAMES",
-        "CONTAINER ID", "IMAGE", "COMMAND", "STATUS"
+        "{:<12}  {:<20}  {:<24}  {:<14}  {:<28}  NAMES",
+        "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS"
     );
     for r in rows {
         let mut cmd = format!("\"{}\"", r.args.join(" "));
@@ -125,10 +161,11 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<()> {
             cmd = cmd.chars().take(21).collect::<String>() + "...";
         }
         println!(
-            "{:<12}  {:<20}  {:<24}  {:<32}  {}",
+            "{:<12}  {:<20}  {:<24}  {:<14}  {:<28}  {}",
             &r.id[..12],
             r.image,
             cmd,
+            format!("{} ago", ago(Some(&r.created))),
             status_text(&cs, &r),
             r.name
         );
