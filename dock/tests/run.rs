@@ -190,7 +190,7 @@ fn pulled_image_config_overrides_and_exit_codes() {
     assert!(err.contains("executable file not found"), "{err}");
     let (code, _, err) = e.run(&["run", "--rm", "--entrypoint", "/work/hello", &img]);
     assert_eq!(code, 126, "{err}");
-    let (code, _, err) = e.run(&["run", "--rm", "busybox-not-here"]);
+    let (code, _, err) = e.run(&["run", "--rm", "--pull", "never", "busybox-not-here"]);
     assert_eq!(code, 125, "{err}");
     assert!(err.contains("no such image"), "{err}");
 
@@ -432,8 +432,14 @@ fn whiteouts_apply_with_overlay_and_with_the_copy_fallback() {
     upload(&reg.host, "test/wh", "1", &img, None);
     let e = Env::new();
     let name = format!("{}/test/wh:1", reg.host);
-    e.d.ok(&["pull", "-q", "--platform", "linux/amd64", &name]);
-    assert_eq!(e.out(&["run", "--rm", &name]), "new\ngone\n");
+    // Not in the store: `run` pulls it (docker's --pull missing).
+    let (code, out, err) = e.run(&["run", "--rm", &name]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("Unable to find image"), "{err}");
+    assert_eq!(out, "new\ngone\n");
+    let (code, _, err) = e.run(&["run", "--rm", "--pull", "never", "127.0.0.1:1/none:1"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("no such image"), "{err}");
     let copy =
         e.d.cmd(&["run", "--rm", &name])
             .env("DOCK_STORAGE_DRIVER", "copy")

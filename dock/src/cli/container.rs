@@ -14,6 +14,9 @@ pub struct RunArgs {
     pub flags: RunFlags,
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
+    /// Pull the image first: missing (when not in the store), always, never
+    #[arg(long, default_value = "missing")]
+    pub pull: String,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
@@ -25,8 +28,34 @@ impl Ctx {
     }
 }
 
+/// docker's `--pull`: fetch the image from its registry when asked or when it is missing.
+fn ensure_image(ctx: &Ctx, store: &dock::store::Store, a: &RunArgs) -> Result<()> {
+    let have = dock::container::resolve_image(store, &a.image).is_ok();
+    match a.pull.as_str() {
+        "never" => return Ok(()),
+        "missing" if have => return Ok(()),
+        "missing" | "always" => {}
+        other => return Err(exit_err(125, format!("invalid --pull {other:?}"))),
+    }
+    if !have {
+        eprintln!("Unable to find image '{}' locally", a.image);
+    }
+    let r = super::parse_ref(&a.image).map_err(|e| exit_err(125, format!("{e:#}")))?;
+    let progress = dock::progress::Progress::auto(false);
+    dock::pull::pull(
+        &ctx.client(),
+        store,
+        &r,
+        &dock::pull::PullOptions::default(),
+        &progress,
+    )
+    .map_err(|e| exit_err(125, e.to_string()))?;
+    Ok(())
+}
+
 pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
     let store = ctx.store().map_err(|e| exit_err(125, format!("{e:#}")))?;
+    ensure_image(ctx, &store, &a)?;
     let cs = ctx.containers()?;
     let mut rec = cs.create(&store, &a.image, &a.args, &a.flags)?;
     drop(store);
@@ -55,6 +84,7 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
 
 pub fn create(ctx: &Ctx, a: RunArgs) -> Result<()> {
     let store = ctx.store().map_err(|e| exit_err(125, format!("{e:#}")))?;
+    ensure_image(ctx, &store, &a)?;
     let cs = ctx.containers()?;
     let rec = cs.create(&store, &a.image, &a.args, &a.flags)?;
     println!("{}", rec.id);
