@@ -35,8 +35,9 @@ pub struct Record {
     pub finished_at: Option<String>,
     pub pid: Option<i32>,
     /// The process waiting for the container (dock run, or the monitor of -d/start).
+    /// (pid, start time in clock ticks): a recycled pid is not mistaken for it.
     #[serde(default)]
-    pub monitor: Option<i32>,
+    pub monitor: Option<(i32, u64)>,
     /// The image's StopSignal (a signal to the container's own process, nothing on the host).
     #[serde(default)]
     pub stop_signal: Option<i32>,
@@ -146,7 +147,10 @@ impl Containers {
     /// process ended counts as running until its monitor has recorded the exit code (or the
     /// monitor is gone).
     pub fn status(&self, r: &Record) -> String {
-        let monitor_alive = || r.monitor.is_some_and(pid_alive);
+        let monitor_alive = || {
+            r.monitor
+                .is_some_and(|(p, t)| hull::state::process_alive(p, t))
+        };
         match hull::lifecycle::state(&self.rt, &r.id) {
             Ok(s) => match s.status.as_str() {
                 "stopped" if r.status == "running" && monitor_alive() => "running".into(),
@@ -416,7 +420,7 @@ impl Containers {
         }
         r.status = "running".into();
         r.started_at = Some(now());
-        r.monitor = Some(std::process::id() as i32);
+        r.monitor = me();
         self.save(r)?;
         let result = hull::launch::run::run(
             &self.rt,
@@ -577,7 +581,7 @@ impl Containers {
         r.status = "running".into();
         r.started_at = Some(now());
         r.pid = Some(pid);
-        r.monitor = Some(std::process::id() as i32);
+        r.monitor = me();
         let _ = self.save(r);
         say("ok");
         // SAFETY: closing the report pipe: the parent stops waiting.
@@ -608,12 +612,18 @@ impl Containers {
     pub fn wait_stopped(&self, r: &Record, timeout: Duration) -> bool {
         let end = Instant::now() + timeout;
         loop {
-            let hull_gone = hull::lifecycle::state(&self.rt, &r.id).is_err();
-            let recorded = self
-                .load(&r.id)
-                .map(|c| c.status != "running")
-                .unwrap_or(true);
-            if hull_gone && recorded {
+            let done = match self.load(&r.id) {
+                Ok(mut cur) => {
+                    let stopped = !matches!(self.status(&cur).as_str(), "running" | "paused");
+                    if stopped && cur.status == "running" {
+                        // Its monitor is gone (killed): clean up as it would have.
+                        self.finish(&mut cur, -1);
+                    }
+                    stopped
+                }
+                Err(_) => true,
+            };
+            if done {
                 return true;
             }
             if Instant::now() >= end {
@@ -791,9 +801,10 @@ fn recv_fd(sock: i32) -> std::io::Result<std::os::fd::OwnedFd> {
     Err(std::io::Error::other("no fd received"))
 }
 
-fn pid_alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks for existence.
-    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
+/// This process as a monitor: pid and start time.
+fn me() -> Option<(i32, u64)> {
+    let pid = std::process::id() as i32;
+    hull::state::proc_stat(pid).map(|(_, start)| (pid, start))
 }
 
 fn redirect(target: i32, path: &Path, flags: i32) -> Result<()> {

@@ -619,3 +619,33 @@ fn gc_keeps_snapshots_in_use_and_removes_the_rest() {
     assert!(out.contains("1 snapshots"), "{out}");
     assert_eq!(snaps(), 0);
 }
+
+#[test]
+fn killed_monitor_stop_cleans_up_and_start_again() {
+    let e = Env::new().busybox();
+    let id = e.out(&["run", "-d", "--name", "orphan", "busybox", "sleep", "1000"]);
+    let id = id.trim();
+    let rec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(e.root().join("containers").join(id).join("record.json")).unwrap(),
+    )
+    .unwrap();
+    let monitor = rec["monitor"][0].as_i64().unwrap() as i32;
+    unsafe { libc::kill(monitor, libc::SIGKILL) };
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    // Still running: its process lives on without the monitor.
+    assert!(e.d.ok(&["ps"]).contains("orphan"));
+    let t = std::time::Instant::now();
+    e.d.ok(&["stop", "-t", "1", "orphan"]);
+    assert!(t.elapsed().as_secs() < 5);
+    assert_eq!(e.inspect("orphan")["State"]["Status"], "exited");
+    assert!(
+        e.mounts_under_root().is_empty(),
+        "{:?}",
+        e.mounts_under_root()
+    );
+    assert!(!e.root().join("hull").join(id).exists());
+    e.d.ok(&["start", "orphan"]);
+    assert_eq!(e.out(&["exec", "orphan", "echo", "back"]), "back\n");
+    e.d.ok(&["rm", "-f", "orphan"]);
+    assert!(e.mounts_under_root().is_empty());
+}

@@ -174,8 +174,9 @@ impl Snapshots {
             let stale = if let Some(rest) = name.strip_prefix(".tmp-") {
                 // .tmp-<hex>-<pid>-<nanos>
                 let pid = rest.split('-').nth(1).and_then(|p| p.parse::<i32>().ok());
-                // SAFETY: signal 0 only checks for existence.
-                pid.is_none_or(|p| unsafe { libc::kill(p, 0) } != 0)
+                pid.is_none_or(|p| {
+                    !hull::state::proc_stat(p).is_some_and(|(st, _)| st != 'Z' && st != 'X')
+                })
             } else {
                 !keep.contains(&path)
             };
