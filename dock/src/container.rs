@@ -196,6 +196,15 @@ impl Containers {
             }
             None => format!("dock_{}", &id[..8]),
         };
+        if let Some(h) = &f.hostname {
+            let ok = !h.is_empty()
+                && h.len() <= 253
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b));
+            if !ok {
+                bail!("invalid hostname {h:?}");
+            }
+        }
         let _lock = self.names_lock()?;
         if self.all()?.iter().any(|r| r.name == name) {
             bail!("the container name {name:?} is already in use");
@@ -709,7 +718,7 @@ pub fn resolve_image(store: &Store, key: &str) -> Result<crate::store::ImageEntr
         .ok_or_else(|| exit_err(125, format!("no such image: {key}")))
 }
 
-fn to125(e: anyhow::Error) -> anyhow::Error {
+pub fn to125(e: anyhow::Error) -> anyhow::Error {
     if e.downcast_ref::<ExitStatus>().is_some() {
         e
     } else {

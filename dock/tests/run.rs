@@ -190,6 +190,12 @@ fn pulled_image_config_overrides_and_exit_codes() {
     assert!(err.contains("executable file not found"), "{err}");
     let (code, _, err) = e.run(&["run", "--rm", "--entrypoint", "/work/hello", &img]);
     assert_eq!(code, 126, "{err}");
+    let (code, _, err) = e.run(&["run", "--name", "dup", &img]);
+    assert_eq!(code, 7, "{err}");
+    let (code, _, err) = e.run(&["run", "--name", "dup", &img]);
+    assert_eq!(code, 125);
+    assert!(err.contains("already in use"), "{err}");
+    e.d.ok(&["rm", "dup"]);
     let (code, _, err) = e.run(&["run", "--rm", "--pull", "never", "busybox-not-here"]);
     assert_eq!(code, 125, "{err}");
     assert!(err.contains("no such image"), "{err}");

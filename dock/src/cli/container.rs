@@ -57,7 +57,9 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
     let store = ctx.store().map_err(|e| exit_err(125, format!("{e:#}")))?;
     ensure_image(ctx, &store, &a)?;
     let cs = ctx.containers()?;
-    let mut rec = cs.create(&store, &a.image, &a.args, &a.flags)?;
+    let mut rec = cs
+        .create(&store, &a.image, &a.args, &a.flags)
+        .map_err(dock::container::to125)?;
     drop(store);
     if a.flags.detach {
         if let Err(e) = cs.start_detached(&mut rec) {
@@ -86,7 +88,9 @@ pub fn create(ctx: &Ctx, a: RunArgs) -> Result<()> {
     let store = ctx.store().map_err(|e| exit_err(125, format!("{e:#}")))?;
     ensure_image(ctx, &store, &a)?;
     let cs = ctx.containers()?;
-    let rec = cs.create(&store, &a.image, &a.args, &a.flags)?;
+    let rec = cs
+        .create(&store, &a.image, &a.args, &a.flags)
+        .map_err(dock::container::to125)?;
     println!("{}", rec.id);
     Ok(())
 }
