@@ -655,3 +655,35 @@ fn killed_monitor_stop_cleans_up_and_start_again() {
     e.d.ok(&["rm", "-f", "orphan"]);
     assert!(e.mounts_under_root().is_empty());
 }
+
+#[test]
+fn parallel_first_runs_share_one_snapshot() {
+    let e = Env::new().busybox();
+    // No snapshot yet: four runs race to unpack the layer; each unpacks into its own temp dir
+    // and one rename wins.
+    let kids: Vec<_> = (0..4)
+        .map(|i| {
+            e.d.cmd(&["run", "--rm", "busybox", "echo", &format!("run{i}")])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (i, k) in kids.into_iter().enumerate() {
+        let out = k.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("run{i}\n"));
+    }
+    let names: Vec<String> = std::fs::read_dir(e.root().join("snapshots"))
+        .unwrap()
+        .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].starts_with("sha256-"), "{names:?}");
+    assert_eq!(e.d.ok(&["ps", "-a", "-q"]), "");
+}
