@@ -287,6 +287,28 @@ fn huge_and_bomb_entries_are_bounded() {
 }
 
 #[test]
+fn huge_pax_record_or_long_name_is_bounded() {
+    // A PAX header / GNU long name of 16 MiB would be read into memory by the tar reader
+    // before the entry it describes: refused once over META_LIMIT.
+    for kind in [tar::EntryType::XHeader, tar::EntryType::GNULongName] {
+        let a = Arena::new();
+        let big = vec![b'a'; 16 << 20];
+        let mut h = e("././@LongLink", kind);
+        h.data = &big;
+        let t = tar_of(&[h, file("x", b"x")]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&t).unwrap();
+        let msg = refused(
+            a.unpack(&gz.finish().unwrap()),
+            "tar metadata before one entry",
+        );
+        assert!(msg.contains(&dock::unpack::META_LIMIT.to_string()), "{msg}");
+        assert!(!a.layer().join("x").exists());
+        a.nothing_outside();
+    }
+}
+
+#[test]
 fn device_nodes_skipped_when_not_root() {
     use tar::EntryType::*;
     let a = Arena::new();

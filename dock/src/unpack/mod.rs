@@ -114,6 +114,61 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
+/// Most bytes of headers, PAX records and long names (and skipped data) before one entry.
+pub const META_LIMIT: u64 = 4 << 20;
+
+/// How many bytes the tar reader may still take while armed.
+#[derive(Clone, Default)]
+struct Budget(std::rc::Rc<std::cell::Cell<Option<u64>>>);
+
+impl Budget {
+    fn arm(&self, n: u64) {
+        self.0.set(Some(n));
+    }
+    fn disarm(&self) {
+        self.0.set(None);
+    }
+    fn exceeded(&self) -> bool {
+        self.0.get() == Some(0)
+    }
+}
+
+struct Metered<R> {
+    inner: R,
+    budget: Budget,
+}
+
+impl<R: Read> Read for Metered<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.budget.0.get();
+        let want = match left {
+            Some(0) => {
+                return Err(io::Error::other(format!(
+                    "more than {META_LIMIT} bytes of tar headers, PAX records or long names before one entry"
+                )))
+            }
+            Some(l) => buf.len().min(l.min(usize::MAX as u64) as usize),
+            None => buf.len(),
+        };
+        let n = self.inner.read(&mut buf[..want])?;
+        if let Some(l) = left {
+            self.budget.0.set(Some(l - n as u64));
+        }
+        Ok(n)
+    }
+}
+
+fn meta_error(b: &Budget, e: io::Error) -> UnpackError {
+    if b.exceeded() {
+        UnpackError::TooLarge {
+            what: "tar metadata before one entry",
+            limit: META_LIMIT,
+        }
+    } else {
+        UnpackError::Read(e)
+    }
+}
+
 /// A cleaned entry path: components without `.`, a leading `/` dropped (absolute paths are
 /// taken relative to the layer root), `..` refused.
 pub fn clean_path(raw: &[u8]) -> Result<Vec<Name>, String> {
@@ -142,10 +197,20 @@ pub fn unpack(
     let mut stats = Stats::default();
     let mut dir_times: Vec<(Vec<Name>, i64)> = Vec::new();
     {
-        let mut archive = tar::Archive::new(&mut hashing);
-        let entries = archive.entries().map_err(UnpackError::Read)?;
-        for entry in entries {
-            let mut entry = entry.map_err(UnpackError::Read)?;
+        let budget = Budget::default();
+        let mut archive = tar::Archive::new(Metered {
+            inner: &mut hashing,
+            budget: budget.clone(),
+        });
+        let mut entries = archive.entries().map_err(UnpackError::Read)?;
+        loop {
+            // Between two entries the tar crate reads headers, PAX records and GNU long names
+            // into memory (and skips unread data): bound that, or a 10 GiB "long name" would be
+            // read into RAM before any limit of ours is checked.
+            budget.arm(META_LIMIT);
+            let Some(entry) = entries.next() else { break };
+            let mut entry = entry.map_err(|e| meta_error(&budget, e))?;
+            budget.disarm();
             stats.entries += 1;
             if stats.entries > opts.limits.max_entries {
                 return Err(UnpackError::TooLarge {
