@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use hull::sys::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
 use serde::{Deserialize, Serialize};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -296,7 +296,12 @@ impl Containers {
 
     fn names_lock(&self) -> Result<std::fs::File> {
         let p = self.data_root.join("containers.lock");
-        let f = std::fs::File::create(&p)?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&p)?;
         // SAFETY: flock on our fd.
         unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
         Ok(f)
