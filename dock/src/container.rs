@@ -436,16 +436,19 @@ impl Containers {
         r.started_at = Some(now());
         r.monitor = me();
         self.save(r)?;
-        let result = hull::launch::run::run(
-            &self.rt,
-            &hull::RunOpts {
-                create: self.create_opts(r),
-                detach: false,
-                keep: false,
-                no_subreaper: false,
-            },
-        );
-        let code = match result {
+        let opts = hull::RunOpts {
+            create: self.create_opts(r),
+            detach: false,
+            keep: false,
+            no_subreaper: false,
+        };
+        let result = crate::relay::with_log(&self.log_path(&r.id), || {
+            hull::launch::run::run(&self.rt, &opts)
+        });
+        let code = match result
+            .map_err(|e| anyhow!("log relay: {e}"))
+            .and_then(|r| r.map_err(|e| anyhow!("{e}")))
+        {
             Ok(c) => c,
             Err(e) => {
                 self.finish(r, -1);

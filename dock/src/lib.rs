@@ -17,6 +17,7 @@ pub mod pull;
 pub mod push;
 pub mod reference;
 pub mod registry;
+pub mod relay;
 pub mod store;
 pub mod unpack;
 

@@ -687,3 +687,50 @@ fn parallel_first_runs_share_one_snapshot() {
     assert!(names[0].starts_with("sha256-"), "{names:?}");
     assert_eq!(e.d.ok(&["ps", "-a", "-q"]), "");
 }
+
+#[test]
+fn foreground_output_is_logged_and_signals_are_forwarded() {
+    let e = Env::new().busybox();
+    let (code, out, err) = e.run(&[
+        "run",
+        "--name",
+        "fg",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; test -t 1 || echo stdout-is-a-pipe; exit 3",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(out, "out\nstdout-is-a-pipe\n");
+    assert_eq!(err, "err\n");
+    let logs = e.d.ok(&["logs", "fg"]);
+    let mut lines: Vec<&str> = logs.lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["err", "out", "stdout-is-a-pipe"]);
+    e.d.ok(&["rm", "fg"]);
+
+    // SIGINT to dock reaches the container's process, whose exit code dock returns.
+    let mut child =
+        e.d.cmd(&[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'echo got-int; exit 4' INT; echo ready; while true; do sleep 0.1; done",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buf = [0u8; 6];
+    use std::io::Read;
+    stdout.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ready\n");
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "got-int\n");
+    assert_eq!(child.wait().unwrap().code(), Some(4));
+}
