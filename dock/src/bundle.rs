@@ -82,6 +82,17 @@ pub struct RunFlags {
     pub privileged: bool,
 }
 
+impl RunFlags {
+    /// `--network`, with the library default (empty) meaning `none`.
+    pub fn network_mode(&self) -> &str {
+        if self.network.is_empty() {
+            "none"
+        } else {
+            &self.network
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct BundleError(pub String);
@@ -649,7 +660,7 @@ pub fn build(f: &RunFlags, i: &Inputs) -> Result<Built, BundleError> {
         l["maskedPaths"] = json!(MASKED);
         l["readonlyPaths"] = json!(READONLY);
     }
-    match f.network.as_str() {
+    match f.network_mode() {
         "none" => {}
         "host" => {
             if let Some(ns) = l["namespaces"].as_array_mut() {

@@ -61,6 +61,9 @@ pub fn exit_err(code: i32, msg: impl Into<String>) -> anyhow::Error {
 pub struct Containers {
     pub data_root: PathBuf,
     pub rt: hull::Runtime,
+    /// The dock binary, run as the createRuntime hook that brings `lo` up for
+    /// `--network none`. None (a library caller that is not dock): `lo` stays down.
+    pub loopback_hook: Option<PathBuf>,
 }
 
 fn now() -> String {
@@ -82,6 +85,7 @@ impl Containers {
                 root: data_root.join("hull"),
                 ..Default::default()
             },
+            loopback_hook: None,
         })
     }
 
@@ -248,7 +252,7 @@ impl Containers {
                 dir.join("hosts"),
                 format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"),
             )?;
-            let resolv = if f.network == "host" {
+            let resolv = if f.network_mode() == "host" {
                 std::fs::read("/etc/resolv.conf").unwrap_or_default()
             } else {
                 Vec::new()
@@ -266,10 +270,9 @@ impl Containers {
                 },
             )?;
             let mut spec = built.spec;
-            if f.network == "none" {
-                let exe = std::env::current_exe().context("dock's own path")?;
+            if let (Some(exe), "none") = (&self.loopback_hook, f.network_mode()) {
                 spec["hooks"] = serde_json::json!({"createRuntime": [{
-                    "path": exe, "args": ["dock", "loopback-up-hook"]}]});
+                    "path": exe, "args": ["dock", "loopback-up-hook"], "timeout": 10}]});
             }
             rec.args = spec["process"]["args"]
                 .as_array()

@@ -24,7 +24,10 @@ pub struct RunArgs {
 
 impl Ctx {
     pub fn containers(&self) -> Result<Containers> {
-        Containers::new(&self.root)
+        let mut cs = Containers::new(&self.root)?;
+        // The hook is this very binary (dock), never a library caller's.
+        cs.loopback_hook = Some(std::env::current_exe().context("dock's own path")?);
+        Ok(cs)
     }
 }
 
