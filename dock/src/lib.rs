@@ -2,17 +2,24 @@
 //!
 //! This part covers images: [`reference`] parses image references as docker does,
 //! [`registry`] talks to distribution API v2 registries, [`store`] keeps images in an OCI image
-//! layout on disk, and [`pull`]/[`push`] move images between the two.
+//! layout on disk, and [`pull`]/[`push`] move images between the two. [`unpack`] extracts
+//! layers safely into shared snapshots, [`bundle`] turns an image config and `run` flags into
+//! an OCI spec, and [`container`] runs containers through hull's library.
 
 pub mod archive;
+pub mod bundle;
+pub mod container;
 pub mod digest;
+pub mod import;
 pub mod manifest;
 pub mod progress;
 pub mod pull;
 pub mod push;
 pub mod reference;
 pub mod registry;
+pub mod relay;
 pub mod store;
+pub mod unpack;
 
 /// The runtime dock drives, re-exported so callers need one dependency.
 pub use hull;

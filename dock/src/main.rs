@@ -25,6 +25,10 @@ fn main() {
             }
         }
         eprintln!("dock: {msg}");
-        std::process::exit(1);
+        let code = e
+            .downcast_ref::<dock::container::ExitStatus>()
+            .map(|s| s.code)
+            .unwrap_or(1);
+        std::process::exit(code);
     }
 }

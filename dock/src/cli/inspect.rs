@@ -14,8 +14,13 @@ pub struct Args {
 pub fn run(ctx: &Ctx, a: Args) -> Result<()> {
     let store = ctx.store()?;
     let all = store.images()?;
+    let cs = ctx.containers()?;
     let mut out = Vec::new();
     for key in &a.images {
+        if let Ok(r) = cs.find(key) {
+            out.push(super::container::inspect_container(&cs, &r)?);
+            continue;
+        }
         let found = resolve_images(&store, key)?;
         let e = &found[0];
         let m = store.image_manifest(&e.descriptor)?;

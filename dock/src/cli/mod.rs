@@ -1,5 +1,6 @@
 //! Command-line parsing and one module per subcommand.
 
+mod container;
 mod images;
 mod inspect;
 mod load;
@@ -67,6 +68,28 @@ pub enum Command {
     Login(login::Args),
     /// Remove blobs no image uses and leftovers of interrupted pulls
     Gc,
+    /// Run a command in a new container
+    Run(container::RunArgs),
+    /// Create a container without starting it
+    Create(container::RunArgs),
+    /// Start created or stopped containers in the background
+    Start(container::Ids),
+    /// List containers
+    Ps(container::PsArgs),
+    /// Show a container's output (detached containers)
+    Logs(container::LogsArgs),
+    /// Stop containers (SIGTERM, then SIGKILL after -t seconds)
+    Stop(container::StopArgs),
+    /// Signal containers
+    Kill(container::KillArgs),
+    /// Remove containers
+    Rm(container::RmArgs),
+    /// Run a command in a running container
+    Exec(container::ExecArgs),
+    #[command(hide = true)]
+    LoopbackUpHook,
+    /// Build busybox:latest offline from the host's busybox-static
+    ImportBusybox(container::ImportArgs),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -81,13 +104,27 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Save(a) => save::run(&ctx, a),
         Command::Load(a) => load::run(&ctx, a),
         Command::Login(a) => login::run(&ctx, a),
+        Command::Run(a) => container::run(&ctx, a),
+        Command::Create(a) => container::create(&ctx, a),
+        Command::Start(a) => container::start(&ctx, a),
+        Command::Ps(a) => container::ps(&ctx, a),
+        Command::Logs(a) => container::logs(&ctx, a),
+        Command::Stop(a) => container::stop(&ctx, a),
+        Command::Kill(a) => container::kill(&ctx, a),
+        Command::Rm(a) => container::rm(&ctx, a),
+        Command::Exec(a) => container::exec(&ctx, a),
+        Command::LoopbackUpHook => dock::container::loopback_up_hook(),
+        Command::ImportBusybox(a) => container::import_busybox(&ctx, a),
         Command::Gc => {
-            let stats = ctx.store()?.gc()?;
+            let store = ctx.store()?;
+            let stats = store.gc()?;
+            let snaps = dock::container::gc_snapshots(&store, &ctx.containers()?)?;
             println!(
-                "removed {} blobs ({}), {} temporary files",
+                "removed {} blobs ({}), {} temporary files, {} snapshots",
                 stats.blobs_removed.len(),
                 dock::progress::human_size(stats.bytes_freed),
-                stats.temp_files_removed
+                stats.temp_files_removed,
+                snaps
             );
             Ok(())
         }

@@ -449,6 +449,26 @@ pub fn busybox_layer(marker: &str) -> (Vec<u8>, Digest) {
     (gz.finish().unwrap(), diff_id)
 }
 
+/// A layer from (path, content) files, gzip'd; `.wh.` names make whiteouts.
+pub fn files_layer(files: &[(&str, &[u8])]) -> (Vec<u8>, Digest) {
+    let mut tar_bytes = Vec::new();
+    {
+        let mut b = tar::Builder::new(&mut tar_bytes);
+        for (name, content) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(content.len() as u64);
+            h.set_mode(0o644);
+            h.set_mtime(1_700_000_000);
+            b.append_data(&mut h, name, *content).unwrap();
+        }
+        b.finish().unwrap();
+    }
+    let diff_id = Digest::sha256_of(&tar_bytes);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar_bytes).unwrap();
+    (gz.finish().unwrap(), diff_id)
+}
+
 /// A small extra layer with one file.
 pub fn small_layer(name: &str, content: &[u8]) -> (Vec<u8>, Digest) {
     let mut tar_bytes = Vec::new();
@@ -469,6 +489,21 @@ pub fn small_layer(name: &str, content: &[u8]) -> (Vec<u8>, Digest) {
 
 /// Build an image for `arch` from layers; `docker` picks Docker schema 2 media types.
 pub fn make_image(arch: &str, layers: Vec<(Vec<u8>, Digest)>, docker: bool) -> TestImage {
+    make_image_with(
+        arch,
+        layers,
+        docker,
+        serde_json::json!({"Cmd": ["/bin/sh"], "Env": ["PATH=/bin"]}),
+    )
+}
+
+/// [`make_image`] with a given image config `config` object.
+pub fn make_image_with(
+    arch: &str,
+    layers: Vec<(Vec<u8>, Digest)>,
+    docker: bool,
+    image_config: serde_json::Value,
+) -> TestImage {
     let (mt_manifest, mt_config, mt_layer) = if docker {
         (DOCKER_MANIFEST, DOCKER_CONFIG, DOCKER_LAYER_GZIP)
     } else {
@@ -479,7 +514,7 @@ pub fn make_image(arch: &str, layers: Vec<(Vec<u8>, Digest)>, docker: bool) -> T
         "created": "2024-01-02T03:04:05Z",
         "architecture": arch,
         "os": "linux",
-        "config": {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin"]},
+        "config": image_config,
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": [{"created": "2024-01-02T03:04:05Z", "created_by": "dock test helper"}]
     });

@@ -1,0 +1,736 @@
+//! Running images through hull: config → bundle, verbs, volumes, logs, exec, tty, shared
+//! layers, and cleanup. Root only (CI is root): containers need namespaces and mounts.
+//! Every test removes its containers and mounts on drop, failed or not.
+
+mod common;
+
+use common::*;
+use std::process::Output;
+
+const PASSWD: &[u8] = b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n";
+const GROUP: &[u8] = b"root:x:0:\napp:x:1000:\nextra:x:2000:app\n";
+
+/// A dock root whose containers and mounts are removed on drop.
+struct Env {
+    d: Dock,
+}
+
+impl Env {
+    fn new() -> Env {
+        assert_eq!(
+            unsafe { libc::geteuid() },
+            0,
+            "running containers needs root (CI runs as root)"
+        );
+        Env { d: Dock::new() }
+    }
+
+    fn busybox(self) -> Env {
+        self.d.ok(&["import-busybox"]);
+        self
+    }
+
+    /// Run dock; returns (exit code, stdout, stderr).
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out: Output = self.d.run(args);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Run a container and require exit 0; its stdout.
+    fn out(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.run(args);
+        assert_eq!(
+            code, 0,
+            "dock {args:?}: exit {code}\nstdout: {out}\nstderr: {err}"
+        );
+        out
+    }
+
+    fn inspect(&self, c: &str) -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_str(&self.d.ok(&["inspect", c])).unwrap();
+        v[0].clone()
+    }
+
+    fn root(&self) -> &std::path::Path {
+        self.d.root.path()
+    }
+
+    fn mounts_under_root(&self) -> Vec<String> {
+        let root = self.root().to_string_lossy().into_owned();
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+            .filter(|m| m.starts_with(&root))
+            .collect()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let ids = self.d.run(&["ps", "-a", "-q", "--no-trunc"]);
+        for id in String::from_utf8_lossy(&ids.stdout).lines() {
+            let _ = self.d.run(&["rm", "-f", id]);
+        }
+        for m in self.mounts_under_root().iter().rev() {
+            let c = std::ffi::CString::new(m.as_str()).unwrap();
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
+}
+
+/// An image with ENTRYPOINT, CMD, ENV, WORKDIR, USER and VOLUME set, in three layers.
+fn app_image() -> TestImage {
+    make_image_with(
+        "amd64",
+        vec![
+            busybox_layer("app"),
+            files_layer(&[("etc/passwd", PASSWD), ("etc/group", GROUP)]),
+            files_layer(&[("work/hello", b"not executable"), ("home/app/.keep", b"")]),
+        ],
+        false,
+        serde_json::json!({
+            "Entrypoint": ["/bin/sh", "-c"],
+            "Cmd": ["echo default; exit 7"],
+            "Env": ["PATH=/bin", "FOO=bar"],
+            "WorkingDir": "/work",
+            "User": "app",
+            "Volumes": {"/data": {}},
+        }),
+    )
+}
+
+#[test]
+fn pulled_image_config_overrides_and_exit_codes() {
+    let reg = RegistryProc::start(RegistryAuth::None);
+    upload(&reg.host, "test/app", "1", &app_image(), None);
+    let e = Env::new();
+    let img = format!("{}/test/app:1", reg.host);
+    e.d.ok(&["pull", "-q", "--platform", "linux/amd64", &img]);
+
+    // ENTRYPOINT + CMD, and the process's exit code.
+    let (code, out, _) = e.run(&["run", "--rm", &img]);
+    assert_eq!((code, out.as_str()), (7, "default\n"));
+
+    // Env, cwd, user (resolved from the image's passwd and group), HOME.
+    let out = e.out(&[
+        "run",
+        "--rm",
+        &img,
+        "echo $FOO $(pwd) $(id -u):$(id -g) $(id -G) $HOME",
+    ]);
+    assert_eq!(out, "bar /work 1000:1000 1000 2000 /home/app\n");
+
+    // Overrides: -e, --env-file, -w, -u name and uid:gid.
+    let envf = TempDir::new("envfile");
+    let ef = envf.path().join("env");
+    std::fs::write(&ef, "# comment\nFROMFILE=yes\nFOO=file\n").unwrap();
+    let out = e.out(&[
+        "run",
+        "--rm",
+        "--env-file",
+        ef.to_str().unwrap(),
+        "-e",
+        "FOO=baz",
+        "-w",
+        "/tmp",
+        "-u",
+        "root",
+        &img,
+        "echo $FOO $FROMFILE $(pwd) $(id -u)",
+    ]);
+    assert_eq!(out, "baz yes /tmp 0\n");
+    let out = e.out(&[
+        "run",
+        "--rm",
+        "-u",
+        "4242:55",
+        &img,
+        "echo $(id -u):$(id -g)",
+    ]);
+    assert_eq!(out, "4242:55\n");
+    let (code, _, err) = e.run(&["run", "--rm", "-u", "nobody-here", &img]);
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("unable to find user nobody-here"), "{err}");
+
+    // --entrypoint replaces ENTRYPOINT and drops CMD; args replace CMD.
+    let out = e.out(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "/bin/busybox",
+        &img,
+        "echo",
+        "a",
+        "b",
+    ]);
+    assert_eq!(out, "a b\n");
+    let out = e.out(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "",
+        &img,
+        "busybox",
+        "echo",
+        "no-entry",
+    ]);
+    assert_eq!(out, "no-entry\n");
+
+    // docker's exit codes for dock's own errors.
+    let (code, _, err) = e.run(&["run", "--rm", "--entrypoint", "/bin/echo", &img]);
+    assert_eq!(code, 127, "{err}");
+    assert!(err.contains("no such file or directory"), "{err}");
+    let (code, _, err) = e.run(&["run", "--rm", "--entrypoint", "nosuch", &img]);
+    assert_eq!(code, 127, "{err}");
+    assert!(err.contains("executable file not found"), "{err}");
+    let (code, _, err) = e.run(&["run", "--rm", "--entrypoint", "/work/hello", &img]);
+    assert_eq!(code, 126, "{err}");
+    let (code, _, err) = e.run(&["run", "--name", "dup", &img]);
+    assert_eq!(code, 7, "{err}");
+    let (code, _, err) = e.run(&["run", "--name", "dup", &img]);
+    assert_eq!(code, 125);
+    assert!(err.contains("already in use"), "{err}");
+    e.d.ok(&["rm", "dup"]);
+    let (code, _, err) = e.run(&["run", "--rm", "--pull", "never", "busybox-not-here"]);
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("no such image"), "{err}");
+
+    // The image's VOLUME is a volume.
+    let out = e.out(&["run", "--rm", "-u", "0", &img, "mount | grep -c ' /data '"]);
+    assert_eq!(out, "1\n");
+    // --rm left nothing behind.
+    assert_eq!(e.d.ok(&["ps", "-a", "-q"]), "");
+    assert!(
+        e.mounts_under_root().is_empty(),
+        "{:?}",
+        e.mounts_under_root()
+    );
+}
+
+#[test]
+fn volumes_survive_rm() {
+    let e = Env::new().busybox();
+    e.out(&[
+        "run",
+        "--name",
+        "writer",
+        "-v",
+        "keep:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo persisted > /data/f",
+    ]);
+    e.d.ok(&["rm", "writer"]);
+    let out = e.out(&[
+        "run",
+        "--rm",
+        "-v",
+        "keep:/data",
+        "busybox",
+        "cat",
+        "/data/f",
+    ]);
+    assert_eq!(out, "persisted\n");
+    assert!(e.root().join("volumes/keep/_data/f").is_file());
+
+    // A host bind mount, and :ro.
+    let host = TempDir::new("bind");
+    std::fs::write(host.path().join("in"), "from host").unwrap();
+    let spec = format!("{}:/h", host.path().display());
+    let out = e.out(&[
+        "run",
+        "--rm",
+        "-v",
+        &spec,
+        "busybox",
+        "sh",
+        "-c",
+        "cat /h/in; echo x > /h/out",
+    ]);
+    assert_eq!(out, "from host");
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("out")).unwrap(),
+        "x\n"
+    );
+    let ro = format!("{spec}:ro");
+    let (code, _, _) = e.run(&["run", "--rm", "-v", &ro, "busybox", "touch", "/h/no"]);
+    assert_ne!(code, 0);
+    assert!(!host.path().join("no").exists());
+    // A volume destination with `..` is refused.
+    let (code, _, err) = e.run(&["run", "--rm", "-v", "x:/a/../etc", "busybox", "true"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("`..`"), "{err}");
+}
+
+#[test]
+fn detached_logs_exec_stop_rm() {
+    let e = Env::new().busybox();
+    let id = e.out(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'echo got-term; exit 3' TERM; echo started; while true; do sleep 0.1; done",
+    ]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64);
+    let ps = e.d.ok(&["ps"]);
+    assert!(ps.contains("ticker") && ps.contains("Up"), "{ps}");
+    let mut logs = String::new();
+    for _ in 0..100 {
+        logs = e.d.ok(&["logs", "ticker"]);
+        if logs.contains("started") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(logs, "started\n");
+    // exec joins the running container.
+    let out = e.out(&[
+        "exec",
+        "ticker",
+        "sh",
+        "-c",
+        "echo in-exec; cat /etc/hostname",
+    ]);
+    assert_eq!(out, format!("in-exec\n{}\n", &id[..12]));
+    let (code, _, _) = e.run(&["exec", "ticker", "sh", "-c", "exit 4"]);
+    assert_eq!(code, 4);
+    let insp = e.inspect("ticker");
+    assert_eq!(insp["State"]["Status"], "running");
+    assert!(insp["State"]["Pid"].as_i64().unwrap() > 0);
+
+    // logs -f runs until the container stops; stop sends SIGTERM first.
+    let follow =
+        e.d.cmd(&["logs", "-f", "ticker"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    let t = std::time::Instant::now();
+    e.d.ok(&["stop", "-t", "5", "ticker"]);
+    assert!(t.elapsed().as_secs() < 5, "stop waited for the timeout");
+    let follow = follow.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&follow.stdout),
+        "started\ngot-term\n"
+    );
+    let insp = e.inspect("ticker");
+    assert_eq!(insp["State"]["Status"], "exited");
+    assert_eq!(insp["State"]["ExitCode"], 3);
+    let ps = e.d.ok(&["ps", "-a"]);
+    assert!(ps.contains("Exited (3)"), "{ps}");
+    assert!(!e.d.ok(&["ps"]).contains("ticker"));
+
+    // Start again, then rm -f a running container.
+    e.d.ok(&["start", "ticker"]);
+    assert_eq!(e.inspect("ticker")["State"]["Status"], "running");
+    let (code, _, err) = e.run(&["rm", "ticker"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("stop it first"), "{err}");
+    e.d.ok(&["rm", "-f", "ticker"]);
+    assert!(!e.root().join("containers").join(id).exists());
+    assert!(e.mounts_under_root().is_empty());
+    assert!(!e.root().join("hull").join(id).exists());
+
+    // dock kill: the exit code is 128 + the signal.
+    e.out(&["run", "-d", "--name", "sleeper", "busybox", "sleep", "100"]);
+    e.d.ok(&["kill", "sleeper"]);
+    let mut st = serde_json::Value::Null;
+    for _ in 0..100 {
+        st = e.inspect("sleeper")["State"].clone();
+        if st["Status"] == "exited" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(st["ExitCode"], 137, "{st}");
+}
+
+#[test]
+fn tty_through_a_pty() {
+    let e = Env::new().busybox();
+    let out = e.out(&[
+        "run",
+        "--rm",
+        "-t",
+        "busybox",
+        "sh",
+        "-c",
+        "tty; test -t 0 && test -t 1 && echo both-tty; echo $TERM",
+    ]);
+    // The pty turns \n into \r\n.
+    assert_eq!(out, "/dev/pts/0\r\nboth-tty\r\nxterm\r\n");
+    let out = e.out(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "test -t 1 || echo no-tty",
+    ]);
+    assert_eq!(out, "no-tty\n");
+}
+
+#[test]
+fn containers_share_layer_dirs_and_rootfs_goes_with_rm() {
+    let e = Env::new().busybox();
+    let a = e.d.ok(&["create", "--name", "a", "busybox", "true"]);
+    let b = e.d.ok(&["create", "--name", "b", "busybox", "true"]);
+    let (a, b) = (a.trim(), b.trim());
+    let la = e.inspect("a")["GraphDriver"]["Data"]["LowerDir"].clone();
+    let lb = e.inspect("b")["GraphDriver"]["Data"]["LowerDir"].clone();
+    assert_eq!(la, lb);
+    assert!(la.as_str().unwrap().contains("/snapshots/sha256-"));
+    // The kernel's view: both overlays have the same lowerdir.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let lower_of = |id: &str| -> String {
+        mounts
+            .lines()
+            .find(|l| l.contains(&format!("{id}/bundle/rootfs")))
+            .and_then(|l| l.split(',').find_map(|o| o.strip_prefix("lowerdir=")))
+            .unwrap_or_else(|| panic!("no overlay for {id}"))
+            .to_string()
+    };
+    assert_eq!(lower_of(a), lower_of(b));
+    assert_eq!(lower_of(a), la.as_str().unwrap());
+    // One snapshot for the one layer.
+    assert_eq!(
+        std::fs::read_dir(e.root().join("snapshots"))
+            .unwrap()
+            .count(),
+        1
+    );
+    for id in [a, b] {
+        e.d.ok(&["rm", id]);
+        assert!(!e.root().join("containers").join(id).exists());
+    }
+    assert!(e.mounts_under_root().is_empty());
+    let (code, _, _) = e.run(&["inspect", "a"]);
+    assert_ne!(code, 0);
+}
+
+#[test]
+fn whiteouts_apply_with_overlay_and_with_the_copy_fallback() {
+    let reg = RegistryProc::start(RegistryAuth::None);
+    let img = make_image_with(
+        "amd64",
+        vec![
+            busybox_layer("wh"),
+            files_layer(&[("etc/gone", b"x"), ("dir/old", b"o"), ("dir/kept", b"k")]),
+            files_layer(&[
+                ("etc/.wh.gone", b""),
+                ("dir/.wh..wh..opq", b""),
+                ("dir/new", b"n"),
+            ]),
+        ],
+        false,
+        serde_json::json!({"Cmd": ["sh", "-c", "ls /dir; test -e /etc/gone || echo gone"]}),
+    );
+    upload(&reg.host, "test/wh", "1", &img, None);
+    let e = Env::new();
+    let name = format!("{}/test/wh:1", reg.host);
+    // Not in the store: `run` pulls it (docker's --pull missing).
+    let (code, out, err) = e.run(&["run", "--rm", &name]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("Unable to find image"), "{err}");
+    assert_eq!(out, "new\ngone\n");
+    let (code, _, err) = e.run(&["run", "--rm", "--pull", "never", "127.0.0.1:1/none:1"]);
+    assert_eq!(code, 125);
+    assert!(err.contains("no such image"), "{err}");
+    let copy =
+        e.d.cmd(&["run", "--rm", &name])
+            .env("DOCK_STORAGE_DRIVER", "copy")
+            .output()
+            .unwrap();
+    assert!(
+        copy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copy.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&copy.stdout), "new\ngone\n");
+}
+
+#[test]
+fn docker_defaults_and_security_flags() {
+    let e = Env::new().busybox();
+    let status = |args: &[&str], field: &str| -> String {
+        let mut a = vec!["run", "--rm"];
+        a.extend_from_slice(args);
+        let cmd = format!("grep '^{field}:' /proc/self/status | cut -f2");
+        a.extend_from_slice(&["busybox", "sh", "-c", &cmd]);
+        e.out(&a).trim().to_string()
+    };
+    // docker's 14 default capabilities.
+    assert_eq!(status(&[], "CapEff"), "00000000a80425fb");
+    assert_eq!(status(&["--cap-drop", "ALL"], "CapEff"), "0000000000000000");
+    assert_eq!(
+        status(&["--cap-drop", "all", "--cap-add", "NET_ADMIN"], "CapEff"),
+        "0000000000001000"
+    );
+    assert_eq!(
+        status(&["--security-opt", "no-new-privileges"], "NoNewPrivs"),
+        "1"
+    );
+    assert_eq!(status(&[], "NoNewPrivs"), "0");
+    // The default seccomp profile (containers-common's copy of docker's), or none without it.
+    let want = if std::path::Path::new(dock::bundle::DEFAULT_SECCOMP).exists() {
+        "2"
+    } else {
+        "0"
+    };
+    assert_eq!(status(&[], "Seccomp"), want);
+    assert_eq!(
+        status(&["--security-opt", "seccomp=unconfined"], "Seccomp"),
+        "0"
+    );
+    assert_eq!(status(&["--privileged"], "Seccomp"), "0");
+
+    // Masked paths, read-only rootfs, tmpfs, hostname and the /etc files.
+    let out = e.out(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "wc -c < /proc/timer_list; touch /proc/sys/x 2>/dev/null || echo ro",
+    ]);
+    assert_eq!(out, "0\nro\n");
+    let (code, _, _) = e.run(&["run", "--rm", "--read-only", "busybox", "touch", "/x"]);
+    assert_ne!(code, 0);
+    let out = e.out(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "--tmpfs",
+        "/scratch",
+        "--hostname",
+        "box",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /scratch/ok && echo tmpfs; hostname; cat /etc/hostname; grep -c box /etc/hosts",
+    ]);
+    assert_eq!(out, "tmpfs\nbox\nbox\n1\n");
+
+    // Resources (cgroup v1 files inside the container's cgroup namespace).
+    let out = e.out(&[
+        "run", "--rm", "-m", "64m", "--pids-limit", "40", "--cpus", "0.5", "busybox", "sh", "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+    ]);
+    assert_eq!(out, "67108864\n40\n50000\n");
+
+    // --network none: only lo, and it is up; host: the host's interfaces.
+    let out = e.out(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "ls /sys/class/net; ping -c1 -W2 127.0.0.1 >/dev/null && echo lo-up",
+    ]);
+    assert_eq!(out, "lo\nlo-up\n");
+    let host_ifs = std::fs::read_dir("/sys/class/net").unwrap().count();
+    let out = e.out(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "busybox",
+        "sh",
+        "-c",
+        "ls /sys/class/net | wc -l",
+    ]);
+    assert_eq!(out.trim(), host_ifs.to_string());
+}
+
+#[test]
+fn busybox_import_and_demo_command() {
+    let e = Env::new().busybox();
+    assert_eq!(
+        e.out(&["run", "--rm", "busybox", "echo", "hello"]),
+        "hello\n"
+    );
+    let images = e.d.ok(&["images"]);
+    assert!(images.contains("busybox"), "{images}");
+    assert_eq!(e.d.ok(&["ps", "-a", "-q"]), "");
+}
+
+#[test]
+fn image_stop_signal_and_exec_exit_codes() {
+    let e = Env::new();
+    let store = dock::store::Store::open(e.root()).unwrap();
+    let tar = dock::import::busybox_tar(std::path::Path::new(dock::import::BUSYBOX)).unwrap();
+    dock::import::store_image(
+        &store,
+        "docker.io/library/usr1:latest",
+        &[tar],
+        serde_json::json!({
+            "StopSignal": "SIGUSR1",
+            "Cmd": ["sh", "-c", "trap 'echo got-usr1; exit 9' USR1; while true; do sleep 0.1; done"],
+        }),
+    )
+    .unwrap();
+    e.out(&["run", "-d", "--name", "s", "usr1"]);
+    let (code, _, err) = e.run(&["exec", "s", "nosuch"]);
+    assert_eq!(code, 127, "{err}");
+    let (code, _, err) = e.run(&["exec", "s", "/etc/passwd"]);
+    assert_eq!(code, 126, "{err}");
+    let out = e.out(&[
+        "exec",
+        "-u",
+        "nobody",
+        "-w",
+        "/tmp",
+        "-e",
+        "A=1",
+        "s",
+        "sh",
+        "-c",
+        "echo $A $(pwd) $(id -u)",
+    ]);
+    assert_eq!(out, "1 /tmp 65534\n");
+    e.d.ok(&["stop", "-t", "10", "s"]);
+    assert_eq!(e.inspect("s")["State"]["ExitCode"], 9);
+    assert_eq!(e.d.ok(&["logs", "s"]), "got-usr1\n");
+    let (code, _, err) = e.run(&["exec", "s", "true"]);
+    assert_eq!(code, 125, "{err}");
+}
+
+#[test]
+fn gc_keeps_snapshots_in_use_and_removes_the_rest() {
+    let e = Env::new().busybox();
+    e.d.ok(&["create", "--name", "user", "busybox", "true"]);
+    let snaps = || {
+        std::fs::read_dir(e.root().join("snapshots"))
+            .unwrap()
+            .count()
+    };
+    assert_eq!(snaps(), 1);
+    std::fs::create_dir(e.root().join("snapshots/.tmp-dead-999999999-1")).unwrap();
+    e.d.ok(&["rmi", "busybox"]);
+    let out = e.d.ok(&["gc"]);
+    assert!(out.contains("1 snapshots"), "{out}"); // only the dead unpacker's temp dir
+    assert_eq!(snaps(), 1, "a container still uses the snapshot");
+    e.d.ok(&["rm", "user"]);
+    let out = e.d.ok(&["gc"]);
+    assert!(out.contains("1 snapshots"), "{out}");
+    assert_eq!(snaps(), 0);
+}
+
+#[test]
+fn killed_monitor_stop_cleans_up_and_start_again() {
+    let e = Env::new().busybox();
+    let id = e.out(&["run", "-d", "--name", "orphan", "busybox", "sleep", "1000"]);
+    let id = id.trim();
+    let rec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(e.root().join("containers").join(id).join("record.json")).unwrap(),
+    )
+    .unwrap();
+    let monitor = rec["monitor"][0].as_i64().unwrap() as i32;
+    unsafe { libc::kill(monitor, libc::SIGKILL) };
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    // Still running: its process lives on without the monitor.
+    assert!(e.d.ok(&["ps"]).contains("orphan"));
+    let t = std::time::Instant::now();
+    e.d.ok(&["stop", "-t", "1", "orphan"]);
+    assert!(t.elapsed().as_secs() < 5);
+    assert_eq!(e.inspect("orphan")["State"]["Status"], "exited");
+    assert!(
+        e.mounts_under_root().is_empty(),
+        "{:?}",
+        e.mounts_under_root()
+    );
+    assert!(!e.root().join("hull").join(id).exists());
+    e.d.ok(&["start", "orphan"]);
+    assert_eq!(e.out(&["exec", "orphan", "echo", "back"]), "back\n");
+    e.d.ok(&["rm", "-f", "orphan"]);
+    assert!(e.mounts_under_root().is_empty());
+}
+
+#[test]
+fn parallel_first_runs_share_one_snapshot() {
+    let e = Env::new().busybox();
+    // No snapshot yet: four runs race to unpack the layer; each unpacks into its own temp dir
+    // and one rename wins.
+    let kids: Vec<_> = (0..4)
+        .map(|i| {
+            e.d.cmd(&["run", "--rm", "busybox", "echo", &format!("run{i}")])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (i, k) in kids.into_iter().enumerate() {
+        let out = k.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("run{i}\n"));
+    }
+    let names: Vec<String> = std::fs::read_dir(e.root().join("snapshots"))
+        .unwrap()
+        .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].starts_with("sha256-"), "{names:?}");
+    assert_eq!(e.d.ok(&["ps", "-a", "-q"]), "");
+}
+
+#[test]
+fn foreground_output_is_logged_and_signals_are_forwarded() {
+    let e = Env::new().busybox();
+    let (code, out, err) = e.run(&[
+        "run",
+        "--name",
+        "fg",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; test -t 1 || echo stdout-is-a-pipe; exit 3",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(out, "out\nstdout-is-a-pipe\n");
+    assert_eq!(err, "err\n");
+    let logs = e.d.ok(&["logs", "fg"]);
+    let mut lines: Vec<&str> = logs.lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["err", "out", "stdout-is-a-pipe"]);
+    e.d.ok(&["rm", "fg"]);
+
+    // SIGINT to dock reaches the container's process, whose exit code dock returns.
+    let mut child =
+        e.d.cmd(&[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'echo got-int; exit 4' INT; echo ready; while true; do sleep 0.1; done",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buf = [0u8; 6];
+    use std::io::Read;
+    stdout.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ready\n");
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "got-int\n");
+    assert_eq!(child.wait().unwrap().code(), Some(4));
+}
