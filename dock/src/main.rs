@@ -6,6 +6,14 @@ use clap::Parser;
 
 fn main() {
     let args = cli::Cli::parse();
+    // dock clones container processes through hull's library: like hull itself, it must first
+    // make its own executable unreachable from inside a container (CVE-2019-5736).
+    if args.command.creates_containers() {
+        if let Err(e) = hull::security::sealed_exe::reexec_sealed() {
+            eprintln!("dock: {e}");
+            std::process::exit(125);
+        }
+    }
     let filter = if args.debug { "debug" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -63,6 +63,7 @@ fn namespaces_of(pid: i32) -> (libc::c_int, bool) {
 }
 
 pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<i32> {
+    super::require_single_thread("exec")?;
     crate::process::identity::reserve_preserved_fds(o.preserve_fds)?;
     let mut c = Container::load(&rt.root, &o.id)?;
     let program = c

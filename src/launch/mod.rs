@@ -79,7 +79,25 @@ pub enum Console {
 }
 
 /// Create the container: everything up to init waiting on exec.fifo.
+/// The child of clone3 runs Rust code (allocations included) until execve; with a second
+/// thread in the process, a lock that thread held at clone time (malloc's, say) stays locked
+/// in the child forever. Library callers must not create containers from a threaded process.
+pub fn require_single_thread(what: &str) -> Result<()> {
+    let status = fs::read_to_string("/proc/self/status").ctx("read", "/proc/self/status")?;
+    let threads = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse::<u32>().ok());
+    match threads {
+        Some(n) if n > 1 => Err(Error::msg(format!(
+            "{what}: the calling process has {n} threads; hull must be called from a single-threaded process"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Created> {
+    require_single_thread("create")?;
     crate::process::identity::reserve_preserved_fds(opts.preserve_fds)?;
     state::validate_id(&opts.id)?;
     let bundle = fs::canonicalize(&opts.bundle)

@@ -15,6 +15,19 @@ use std::os::unix::ffi::OsStrExt;
 const SEALS: libc::c_int =
     libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
+/// Where the binary we were copied from lives (for callers that must name it, e.g. as a hook
+/// path), passed across the re-exec.
+const ORIGINAL_EXE_VAR: &str = "HULL_SEALED_FROM";
+
+/// The path of the program on disk, also after the re-exec (when /proc/self/exe names the
+/// memfd).
+pub fn original_exe() -> std::io::Result<std::path::PathBuf> {
+    match std::env::var_os(ORIGINAL_EXE_VAR) {
+        Some(p) if is_sealed() => Ok(std::path::PathBuf::from(p)),
+        _ => std::env::current_exe(),
+    }
+}
+
 /// Whether our executable is already a sealed, unwritable copy.
 pub fn is_sealed() -> bool {
     let Ok(f) = std::fs::File::open("/proc/self/exe") else {
@@ -79,10 +92,16 @@ pub fn reexec_sealed() -> Result<()> {
         return Ok(());
     }
     let mem = sealed_copy()?;
+    let original = std::fs::read_link("/proc/self/exe").ctx("readlink", "/proc/self/exe")?;
     let args: Vec<CString> = std::env::args_os()
         .filter_map(|a| CString::new(a.as_bytes()).ok())
         .collect();
     let env: Vec<CString> = std::env::vars_os()
+        .filter(|(k, _)| k != ORIGINAL_EXE_VAR)
+        .chain(std::iter::once((
+            ORIGINAL_EXE_VAR.into(),
+            original.into_os_string(),
+        )))
         .filter_map(|(k, v)| {
             let mut kv = k.as_bytes().to_vec();
             kv.push(b'=');

@@ -26,7 +26,8 @@ impl Ctx {
     pub fn containers(&self) -> Result<Containers> {
         let mut cs = Containers::new(&self.root)?;
         // The hook is this very binary (dock), never a library caller's.
-        cs.loopback_hook = Some(std::env::current_exe().context("dock's own path")?);
+        cs.loopback_hook =
+            Some(hull::security::sealed_exe::original_exe().context("dock's own path")?);
         Ok(cs)
     }
 }
@@ -386,7 +387,7 @@ pub fn exec(ctx: &Ctx, a: ExecArgs) -> Result<()> {
             pid_file: None,
             preserve_fds: 0,
             ignore_paused: false,
-            seccomp: None,
+            program: None,
         },
     )
     .map_err(|e| {

@@ -92,6 +92,16 @@ pub enum Command {
     ImportBusybox(container::ImportArgs),
 }
 
+impl Command {
+    /// Commands that start container processes (directly or through a monitor).
+    pub fn creates_containers(&self) -> bool {
+        matches!(
+            self,
+            Command::Run(_) | Command::Create(_) | Command::Start(_) | Command::Exec(_)
+        )
+    }
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx::new(&cli);
     match cli.command {
