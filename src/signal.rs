@@ -40,8 +40,9 @@ const NAMES: &[(&str, i32)] = &[
 
 pub fn parse(s: &str) -> Result<i32> {
     let bad = || Error::Msg(format!("unknown signal {s:?}"));
+    // 0 checks that the process exists, as with kill(1); runc accepts it.
     if let Ok(n) = s.parse::<i32>() {
-        return if (1..=64).contains(&n) {
+        return if (0..=64).contains(&n) {
             Ok(n)
         } else {
             Err(bad())
@@ -78,7 +79,7 @@ mod tests {
         assert_eq!(super::parse("sigusr1").unwrap(), libc::SIGUSR1);
         assert_eq!(super::parse("RTMIN+1").unwrap(), libc::SIGRTMIN() + 1);
         assert!(super::parse("NOPE").is_err());
-        assert!(super::parse("0").is_err());
+        assert_eq!(super::parse("0").unwrap(), 0);
         assert!(super::parse("65").is_err());
     }
 }

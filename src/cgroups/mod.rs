@@ -170,6 +170,19 @@ pub fn create(dirs: &BTreeMap<String, PathBuf>) -> Result<()> {
 
 fn inherit_cpuset(dir: &Path) -> Result<()> {
     let parent = dir.parent().unwrap_or(Path::new("/"));
+    // An existing ancestor (a pod's cgroup made by someone else) may itself be empty: fill it
+    // first, or the copy below would copy nothing and joining would fail with ENOSPC.
+    if parent.join("cpuset.cpus").exists()
+        && fs::read_to_string(parent.join("cpuset.cpus"))
+            .unwrap_or_default()
+            .trim()
+            .is_empty()
+        && parent
+            .parent()
+            .is_some_and(|g| g.join("cpuset.cpus").exists())
+    {
+        inherit_cpuset(parent)?;
+    }
     for f in ["cpuset.cpus", "cpuset.mems"] {
         let cur = fs::read_to_string(dir.join(f)).unwrap_or_default();
         if cur.trim().is_empty() {
@@ -187,6 +200,12 @@ pub fn clone_target(dirs: &BTreeMap<String, PathBuf>) -> Option<std::fs::File> {
 
 /// Move `pid` into every hierarchy (`skip_v2`: init was cloned into the v2 cgroup already).
 pub fn join(dirs: &BTreeMap<String, PathBuf>, pid: i32, skip_v2: bool) -> Result<()> {
+    // A process moved into a frozen cgroup freezes at once: init would hang in setup.
+    if is_frozen(dirs) {
+        return Err(Error::msg(
+            "the container's cgroup already exists and is frozen; thaw or remove it first",
+        ));
+    }
     for (key, dir) in dirs {
         if skip_v2 && key.is_empty() {
             continue;

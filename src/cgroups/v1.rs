@@ -99,7 +99,9 @@ pub fn apply(
         if let Some(l) = m.limit() {
             // memsw (memory+swap) must never be below the memory limit: raise it first.
             let cur_memsw = w.read_i64("memory", "memory.memsw.limit_in_bytes");
-            if let (Some(cur), Some(swap)) = (cur_memsw, m.swap()) {
+            // runc's rule: an unlimited memory limit with no swap given lifts memsw too.
+            let swap = m.swap().or((l == -1).then_some(-1));
+            if let (Some(cur), Some(swap)) = (cur_memsw, swap) {
                 if swap == -1 || swap > cur {
                     w.write(
                         "memory",

@@ -39,7 +39,13 @@ fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
 }
 
 fn event(kind: &str, id: &str, data: serde_json::Value) -> String {
-    serde_json::json!({"type": kind, "id": id, "data": data}).to_string()
+    // runc's field order (type, id, data); tools grep for `{"type":"oom","id":...`.
+    let id = serde_json::Value::String(id.to_string());
+    if data.is_null() {
+        format!("{{\"type\":\"{kind}\",\"id\":{id}}}")
+    } else {
+        format!("{{\"type\":\"{kind}\",\"id\":{id},\"data\":{data}}}")
+    }
 }
 
 pub fn run(rt: &Runtime, a: Args) -> Result<i32> {

@@ -53,8 +53,15 @@ pub struct Args {
 }
 
 fn parse_process(data: &[u8], what: &str) -> Result<Process> {
-    let de = &mut serde_json::Deserializer::from_slice(data);
-    serde_path_to_error::deserialize(de)
+    // runc accepts a process without `user` (root) or `cwd` ("/"); the spec type requires them.
+    let mut v: serde_json::Value =
+        serde_json::from_slice(data).map_err(|e| Error::Config(format!("{what}: {e}")))?;
+    if let Some(o) = v.as_object_mut() {
+        o.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+        o.entry("cwd").or_insert_with(|| serde_json::json!("/"));
+    }
+    serde_path_to_error::deserialize(v)
         .map_err(|e| Error::Config(format!("{what}: field {}: {}", e.path(), e.inner())))
 }
 

@@ -76,6 +76,8 @@ pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<i32> {
         program,
         ..o.clone()
     };
+    // The seccomp agent's socket is a host path: connect here, before joining the container.
+    let seccomp = o.program.as_ref().map(Prepared::new).transpose()?;
     match c.status() {
         Status::Stopped => {
             return Err(Error::msg(format!(
@@ -174,6 +176,7 @@ pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<i32> {
                 in_userns,
                 &child_chan,
                 console.as_ref(),
+                seccomp.as_ref(),
             );
         }
         drop(child_chan);
@@ -237,6 +240,7 @@ fn join_and_exec(
     in_userns: bool,
     chan: &sync::Channel,
     console: Option<&OwnedFd>,
+    seccomp: Option<&Prepared>,
 ) -> ! {
     let fail = |e: Error| -> ! {
         let _ = chan.send(&Msg::Failed(e.to_string()));
@@ -268,7 +272,7 @@ fn join_and_exec(
     // SAFETY: single-threaded; the child below never returns.
     match unsafe { sys::clone3(&mut args) } {
         Ok(0) => {
-            let err = match final_child(o, in_userns, console) {
+            let err = match final_child(o, in_userns, console, seccomp) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
@@ -289,8 +293,8 @@ fn final_child(
     o: &ExecOpts,
     in_userns: bool,
     console: Option<&OwnedFd>,
+    seccomp: Option<&Prepared>,
 ) -> Result<std::convert::Infallible> {
-    let seccomp = o.program.as_ref().map(Prepared::new).transpose()?;
     if let Some(sock) = console {
         let root = sys::openat2(
             libc::AT_FDCWD,
@@ -304,13 +308,14 @@ fn final_child(
         if let Some(b) = o.process.console_size() {
             tty::set_size(pty.master.as_raw_fd(), b.height() as u16, b.width() as u16);
         }
+        tty::give_to(&pty.slave, o.process.user().uid(), o.process.user().gid())?;
         tty::send_master(sock.as_raw_fd(), &pty)?;
         nix::unistd::setsid().ctx("setsid", "exec")?;
         tty::become_stdio(&pty.slave)?;
     }
-    let ready = identity::apply(&o.process, in_userns, seccomp.as_ref())?;
-    let nnp = o.process.no_new_privileges().unwrap_or(false);
     identity::seal_fds(o.preserve_fds)?;
+    let ready = identity::apply(&o.process, in_userns, seccomp)?;
+    let nnp = o.process.no_new_privileges().unwrap_or(false);
     identity::reset_signals();
-    identity::exec_or_exit(&ready, seccomp.as_ref().filter(|_| nnp))
+    identity::exec_or_exit(&ready, seccomp.filter(|_| nnp))
 }

@@ -25,6 +25,8 @@ pub struct InitArgs<'a> {
     pub no_pivot: bool,
     pub preserve_fds: u32,
     pub seccomp: Option<&'a seccomp::Program>,
+    /// The parent is not root, so it writes our id maps as their owner.
+    pub unprivileged_parent: bool,
 }
 
 pub fn main(a: InitArgs) -> ! {
@@ -108,8 +110,8 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
     // One exception: an unprivileged parent must open our /proc/PID/uid_map, which a
     // non-dumpable process keeps root-owned; then we wait for the maps first. Nothing runs in
     // our new namespaces yet, so only our own user could reach us meanwhile.
-    // SAFETY: geteuid cannot fail.
-    let maps_by_unprivileged_parent = a.plan.new_user && unsafe { libc::geteuid() } != 0;
+    // (Decided by the parent: in here geteuid() changes the moment the parent writes uid_map.)
+    let maps_by_unprivileged_parent = a.plan.new_user && a.unprivileged_parent;
     if !maps_by_unprivileged_parent {
         prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE")?;
     }
@@ -187,6 +189,7 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
             tty::set_size(pty.master.as_raw_fd(), b.height() as u16, b.width() as u16);
         }
         tty::mount_console(root.as_raw_fd(), &pty)?;
+        tty::give_to(&pty.slave, process.user().uid(), process.user().gid())?;
         let sock = a
             .console
             .as_ref()
@@ -208,9 +211,10 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
     if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
         crate::process::sched::set_personality(p)?;
     }
+    // Before any seccomp filter is loaded: close_range is missing from many profiles.
+    identity::seal_fds(a.preserve_fds)?;
     let ready = identity::apply(process, a.plan.in_userns, filter.as_ref())?;
     let nnp = process.no_new_privileges().unwrap_or(false);
-    identity::seal_fds(a.preserve_fds)?;
 
     a.chan.send(&Msg::Ready)?;
     match a.chan.recv()? {
@@ -235,6 +239,15 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
     }
     drop(fifo);
     drop(proc_fd);
+    // With no_new_privs the filter goes on as late as possible, but before the
+    // startContainer hooks: they run inside the container and the profile applies to them.
+    if let Some(f) = filter.as_ref().filter(|_| nnp) {
+        if let Err(e) = f.install() {
+            eprintln!("hull: {e}");
+            // SAFETY: see `main`.
+            unsafe { libc::_exit(1) }
+        }
+    }
     if let Err(e) = hooks::run(
         spec.hooks().as_ref(),
         hooks::Kind::StartContainer,
@@ -245,5 +258,5 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
         unsafe { libc::_exit(1) }
     }
     identity::reset_signals();
-    identity::exec_or_exit(&ready, filter.as_ref().filter(|_| nnp))
+    identity::exec_or_exit(&ready, None)
 }

@@ -216,7 +216,7 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
         Err(e) => return Err(e),
     }
     undo.cgroups = Some(cg_dirs.clone());
-    if let (Some(res), Some(linux)) = (&resources, spec.linux()) {
+    if let Some(res) = &resources {
         if !cg_dirs.is_empty() {
             // A rootless container cannot have a device cgroup: its devices are bind mounts
             // of nodes the user may already open.
@@ -224,7 +224,9 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
             if rt.rootless {
                 res.set_devices(None);
             }
-            cgroups::apply_resources(&cg_dirs, &res, linux.devices().as_deref().unwrap_or(&[]))?;
+            // linux.devices nodes are created, not allowed: access is what
+            // resources.devices says, as with runc (whose bats suite checks exactly that).
+            cgroups::apply_resources(&cg_dirs, &res, &[])?;
         }
     }
     // Relative bind sources are relative to the bundle, as in runc.
@@ -234,6 +236,9 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
     // that create died) nor the state-dir lock (start would wait on it forever).
     let close_in_child = [parent_chan.0.as_raw_fd(), container.lock_fd()];
     // On cgroup v2 init is born in its cgroup (CLONE_INTO_CGROUP) and never runs outside it.
+    // Read here, not in the child: its euid changes when we write its uid_map.
+    // SAFETY: geteuid cannot fail.
+    let unprivileged_parent = unsafe { libc::geteuid() } != 0;
     let cg_target = cgroups::clone_target(&cg_dirs);
     let pid = clone_init(
         &plan,
@@ -250,6 +255,7 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
                 no_pivot: opts.no_pivot,
                 preserve_fds: opts.preserve_fds,
                 seccomp: seccomp.as_ref(),
+                unprivileged_parent,
             })
         },
         child_chan,

@@ -51,6 +51,10 @@ pub fn apply(process: &Process, in_userns: bool, seccomp: Option<&Prepared>) -> 
     }
     let setgroups_allowed = !in_userns
         || std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny");
+    // The cwd is entered once while still privileged too: a user may run in a directory it
+    // cannot search itself (runc's behaviour, `exec --user` into /root).
+    let cwd = process.cwd();
+    let entered_early = nix::unistd::chdir(cwd).is_ok();
     user::switch(process.user(), setgroups_allowed)?;
     if let Some(w) = &caps {
         prctl(libc::PR_SET_KEEPCAPS, 0, "PR_SET_KEEPCAPS")?;
@@ -61,8 +65,11 @@ pub fn apply(process: &Process, in_userns: bool, seccomp: Option<&Prepared>) -> 
     }
     let umask = process.user().umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
-    let cwd = process.cwd();
-    nix::unistd::chdir(cwd).ctx("chdir to process.cwd", cwd.display())?;
+    match nix::unistd::chdir(cwd) {
+        Ok(()) => {}
+        Err(nix::errno::Errno::EACCES) if entered_early => {}
+        Err(e) => return Err(e).ctx("chdir to process.cwd", cwd.display()),
+    }
     // The cwd must be inside the container: CVE-2024-21626 started a process in a leaked host
     // directory fd, whose path reads "(unreachable)/...".
     let here = nix::unistd::getcwd().ctx("getcwd", cwd.display())?;

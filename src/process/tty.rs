@@ -143,6 +143,15 @@ pub fn send_master(socket: RawFd, pty: &Pty) -> Result<()> {
     Ok(())
 }
 
+/// The terminal belongs to the process's user, as with runc and a login.
+pub fn give_to(slave: &OwnedFd, uid: u32, gid: u32) -> Result<()> {
+    // SAFETY: fchown on an fd we own.
+    if unsafe { libc::fchown(slave.as_raw_fd(), uid, gid) } != 0 {
+        return Err(std::io::Error::last_os_error()).ctx("chown", "the container's terminal");
+    }
+    Ok(())
+}
+
 /// Make the slave the controlling terminal and stdio of the calling process (after setsid).
 pub fn become_stdio(slave: &OwnedFd) -> Result<()> {
     // SAFETY: ioctl and dup2 on fds we own.

@@ -81,6 +81,13 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
     for (i, rule) in s.syscalls().iter().flatten().enumerate() {
         let what = format!("linux.seccomp.syscalls[{i}]");
         let act = action(rule.action(), rule.errno_ret(), &what)?;
+        if act == ScmpAction::Notify && rule.names().iter().any(|n| n == "write") {
+            // The runtime and the agent talk over write(2): notifying on it can deadlock the
+            // container's start (runc refuses it too).
+            return Err(Error::Config(format!(
+                "{what}: SCMP_ACT_NOTIFY on write is not allowed"
+            )));
+        }
         if act == default {
             // libseccomp refuses rules that repeat the default action; they change nothing.
             continue;
