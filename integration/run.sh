@@ -61,7 +61,7 @@ cleanup() {
   local rc=$? c
   set +e
   trap - EXIT INT TERM
-  for c in $STARTED; do "${c}_stop" >/dev/null 2>&1; done
+  for c in $STARTED; do "${c}_down" >/dev/null 2>&1; done
   # any daemon we started and that is still alive
   for p in $(cat "$WORK/pids" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
   # mounts under the work dir, deepest first
@@ -81,10 +81,10 @@ for c in $CLIENTS; do
   scen_var="$(echo "$c" | tr a-z A-Z | sed 's/CONTAINERD/CTR/;s/PODMAN/POD/;s/DOCKER/DOCK/')_SCENARIOS"
   scenarios=${!scen_var}
   STARTED="$STARTED $c"
-  why=$(CLIENT=$c "${c}_start" 2>&1) || {
+  why=$(CLIENT=$c "${c}_up" 2>&1) || {
     echo "run.sh: $c cannot run on this machine: $why" >&2
     for s in $scenarios; do echo "$c/$s FAIL($c-unavailable) FAIL($c-unavailable)" >>"$RESULTS"; done
-    "${c}_stop" >/dev/null 2>&1 || true
+    "${c}_down" >/dev/null 2>&1 || true
     continue
   }
   for s in $scenarios; do
@@ -103,7 +103,7 @@ for c in $CLIENTS; do
     done
     echo "$line" >>"$RESULTS"
   done
-  "${c}_stop" >/dev/null 2>&1 || true
+  "${c}_down" >/dev/null 2>&1 || true
   STARTED=${STARTED% $c}
 done
 

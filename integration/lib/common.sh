@@ -26,10 +26,12 @@ wait_for() {
 runtime_wrapper() { echo "$WORK/bin/$CLIENT/$RUNTIME/$RUNTIME"; }
 runtime_real() { if [ "$RUNTIME" = hull ]; then echo "$HULL"; else echo "$RUNC"; fi; }
 
-# make_wrapper CLIENT RUNTIME: a script named after the runtime that logs its argv (one line,
-# shell-quoted) to $WORK/argv/CLIENT.RUNTIME.log and execs the real binary.
+# make_wrapper CLIENT RUNTIME [ROOT]: a script named after the runtime that logs its argv (one
+# line, shell-quoted) to $WORK/argv/CLIENT.RUNTIME.log and execs the real binary. With ROOT,
+# calls that pass no --root get --root ROOT, so a client that relies on the default root (podman)
+# still keeps its state out of /run.
 make_wrapper() {
-  local client=$1 rt=$2 real
+  local client=$1 rt=$2 root=${3:-} real
   if [ "$rt" = hull ]; then real=$HULL; else real=$RUNC; fi
   mkdir -p "$WORK/bin/$client/$rt" "$WORK/argv"
   cat >"$WORK/bin/$client/$rt/$rt" <<WRAP
@@ -37,6 +39,9 @@ make_wrapper() {
 # one O_APPEND write per call, so concurrent calls do not interleave
 line=\$(printf '%q ' "\$@")
 echo "\$line" >>'$WORK/argv/$client.$rt.log'
+root='$root'
+for a in "\$@"; do case "\$a" in --root | --root=*) root= ;; esac; done
+[ -z "\$root" ] || exec '$real' --root "\$root" "\$@"
 exec '$real' "\$@"
 WRAP
   chmod 755 "$WORK/bin/$client/$rt/$rt"

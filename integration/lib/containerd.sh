@@ -5,7 +5,7 @@ CTR_SOCK=$CTR_DIR/containerd.sock
 CTR_NS=hullint
 CTR_SCENARIOS="run-exit env-cwd user stdin tty exec exec-tty ps pause-resume kill-term kill-all delete bad-entrypoint bad-user bad-exec-id"
 
-containerd_start() {
+containerd_up() {
   command -v containerd >/dev/null && command -v ctr >/dev/null && command -v containerd-shim-runc-v2 >/dev/null ||
     { echo "containerd, ctr or containerd-shim-runc-v2 not installed"; return 1; }
   mkdir -p "$CTR_DIR"/{root,state,fifo,runc-root}
@@ -41,7 +41,7 @@ containerd_shim_pids() {
   return 0
 }
 
-containerd_stop() {
+containerd_down() {
   local id rt
   if [ -S "$CTR_SOCK" ]; then
     for id in $(C task ls -q 2>/dev/null); do
