@@ -1,0 +1,38 @@
+//! Bugs found by driving hull through real clients (integration/run.sh): each test is the
+//! smallest hull-level reproduction of what the client saw.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::path::Path;
+
+/// podman and docker on cgroup v1/hybrid hosts create no cgroup namespace. A fresh cgroup mount
+/// there shows the host's root cgroup, so `podman run --memory 64m` read the host's limit from
+/// /sys/fs/cgroup/memory/memory.limit_in_bytes. runc bind-mounts the container's own cgroup.
+#[test]
+fn cgroup_mount_without_cgroupns_shows_own_cgroup() {
+    let mem = cgroup_mounts();
+    if !mem.contains_key("memory") || !Path::new("/sys/fs/cgroup/memory").is_dir() {
+        eprintln!("skip: no cgroup v1 memory hierarchy");
+        return;
+    }
+    let env = Env::new("cgnons");
+    let b = env.bundle();
+    let id = env.id("c");
+    b.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "cgroup");
+        c["linux"]["cgroupsPath"] = json!(format!("/{id}"));
+        c["linux"]["resources"]["memory"] = json!({"limit": 67108864});
+    });
+    b.script(
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
+         ls /sys/fs/cgroup/memory | grep -c '^memory.limit_in_bytes$'",
+    );
+    let out = env.hull(&["run", "--bundle", b.dir.to_str().unwrap(), &id]);
+    assert_eq!(out.code, 0, "run failed: {out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines, ["67108864", "1"], "the container's own limit: {out:?}");
+    env.assert_clean(&id, &b);
+}
