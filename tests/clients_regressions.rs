@@ -36,3 +36,22 @@ fn cgroup_mount_without_cgroupns_shows_own_cgroup() {
     assert_eq!(lines, ["67108864", "1"], "the container's own limit: {out:?}");
     env.assert_clean(&id, &b);
 }
+
+/// dockerd 20.10 puts `"blockIO": {"weight": 0}` in every config.json; hosts without a
+/// proportional-weight IO scheduler have no blkio.weight file, and writing the 0 failed every
+/// `docker run`. runc treats 0 as unset.
+#[test]
+fn blkio_weight_zero_is_unset() {
+    let env = Env::new("blkio0");
+    let b = env.bundle();
+    let id = env.id("c");
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("/{id}"));
+        c["linux"]["resources"]["blockIO"] = json!({"weight": 0, "leafWeight": 0});
+    });
+    b.script("echo ok");
+    let out = env.hull(&["run", "--bundle", b.dir.to_str().unwrap(), &id]);
+    assert_eq!(out.code, 0, "run failed: {out:?}");
+    assert_eq!(out.stdout.trim(), "ok");
+    env.assert_clean(&id, &b);
+}

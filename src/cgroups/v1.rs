@@ -233,7 +233,9 @@ pub fn apply(
     }
     if let Some(b) = r.block_io() {
         let f = "linux.resources.blockIO";
-        if let Some(v) = b.weight() {
+        // 0 means unset, as in runc: dockerd always sends weight 0, and hosts without a
+        // proportional-weight IO scheduler have no blkio.weight file to write it to.
+        if let Some(v) = b.weight().filter(|v| *v != 0) {
             w.write(
                 "blkio",
                 "blkio.weight",
@@ -241,7 +243,7 @@ pub fn apply(
                 &format!("{f}.weight"),
             )?;
         }
-        if let Some(v) = b.leaf_weight() {
+        if let Some(v) = b.leaf_weight().filter(|v| *v != 0) {
             w.write(
                 "blkio",
                 "blkio.leaf_weight",
@@ -250,7 +252,7 @@ pub fn apply(
             )?;
         }
         for d in b.weight_device().iter().flatten() {
-            if let Some(v) = d.weight() {
+            if let Some(v) = d.weight().filter(|v| *v != 0) {
                 w.write(
                     "blkio",
                     "blkio.weight_device",
@@ -258,7 +260,7 @@ pub fn apply(
                     &format!("{f}.weightDevice"),
                 )?;
             }
-            if let Some(v) = d.leaf_weight() {
+            if let Some(v) = d.leaf_weight().filter(|v| *v != 0) {
                 w.write(
                     "blkio",
                     "blkio.leaf_weight_device",
