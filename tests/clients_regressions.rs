@@ -55,3 +55,37 @@ fn blkio_weight_zero_is_unset() {
     assert_eq!(out.stdout.trim(), "ok");
     env.assert_clean(&id, &b);
 }
+
+/// `docker update --cpu-shares 512` sends the whole LinuxResources on stdin (`update
+/// --resources -`), with 0 for every memory field not given. runc treats 0 as unset; writing
+/// 0 to memory.limit_in_bytes fails with EBUSY and the update failed.
+#[test]
+fn update_with_zero_memory_fields_keeps_the_limit() {
+    if !Path::new("/sys/fs/cgroup/memory").is_dir() {
+        eprintln!("skip: no cgroup v1 memory hierarchy");
+        return;
+    }
+    let env = Env::new("upd0");
+    let b = env.bundle();
+    let id = env.id("c");
+    b.edit(|c| {
+        c["linux"]["cgroupsPath"] = json!(format!("/{id}"));
+        c["linux"]["resources"]["memory"] = json!({"limit": 67108864});
+    });
+    b.args(&["sleep", "1000"]);
+    env.hull(&["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id])
+        .ok();
+    let res = env.path("resources.json");
+    std::fs::write(
+        &res,
+        r#"{"memory":{"limit":0,"reservation":0,"swap":0,"kernelTCP":0},"cpu":{"shares":512}}"#,
+    )
+    .unwrap();
+    env.hull(&["update", "--resources", res.to_str().unwrap(), &id])
+        .ok();
+    let dir = Path::new("/sys/fs/cgroup/memory").join(&id);
+    let limit = std::fs::read_to_string(dir.join("memory.limit_in_bytes")).unwrap();
+    assert_eq!(limit.trim(), "67108864", "limit kept");
+    env.hull(&["delete", "--force", &id]).ok();
+    env.assert_clean(&id, &b);
+}

@@ -96,10 +96,13 @@ pub fn apply(
     let w = Writer { dirs };
     if let Some(m) = r.memory() {
         let f = "linux.resources.memory";
-        if let Some(l) = m.limit() {
+        // 0 means unset for limit, swap, reservation and kernelTCP, as in runc: `docker update`
+        // sends every memory field, 0 for those not given (writing 0 fails with EBUSY).
+        let swap = m.swap().filter(|v| *v != 0);
+        if let Some(l) = m.limit().filter(|v| *v != 0) {
             // memsw (memory+swap) must never be below the memory limit: raise it first.
             let cur_memsw = w.read_i64("memory", "memory.memsw.limit_in_bytes");
-            if let (Some(cur), Some(swap)) = (cur_memsw, m.swap()) {
+            if let (Some(cur), Some(swap)) = (cur_memsw, swap) {
                 if swap == -1 || swap > cur {
                     w.write(
                         "memory",
@@ -116,7 +119,7 @@ pub fn apply(
                 &format!("{f}.limit"),
             )?;
         }
-        if let Some(s) = m.swap() {
+        if let Some(s) = swap {
             if w.read_i64("memory", "memory.memsw.limit_in_bytes")
                 .is_some()
             {
@@ -132,7 +135,7 @@ pub fn apply(
                 )));
             }
         }
-        if let Some(v) = m.reservation() {
+        if let Some(v) = m.reservation().filter(|v| *v != 0) {
             w.write(
                 "memory",
                 "memory.soft_limit_in_bytes",
@@ -159,7 +162,7 @@ pub fn apply(
                 &format!("{f}.disableOOMKiller"),
             )?;
         }
-        if let Some(v) = m.kernel_tcp() {
+        if let Some(v) = m.kernel_tcp().filter(|v| *v != 0) {
             w.write(
                 "memory",
                 "memory.kmem.tcp.limit_in_bytes",
