@@ -23,7 +23,7 @@ ONLY=${ONLY:-} # a space-separated list of scenarios to run (default: all)
 start_time=$SECONDS
 
 # Packages: the clients, their helpers, and what the scripts use.
-need="busybox-static python3 bsdutils procps"
+need="busybox-static python3 bsdutils bsdextrautils procps curl"
 for c in $CLIENTS; do
   case $c in
     containerd) need="$need containerd runc" ;;
@@ -66,9 +66,16 @@ cleanup() {
   for p in $(cat "$WORK/pids" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
   # mounts under the work dir, deepest first
   grep -o " $WORK[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+  for d in $RUN_DIRS; do rmdir "$d" 2>/dev/null; done
   if [ -n "${KEEP:-}" ]; then echo "run.sh: kept $WORK"; else rm -rf "$WORK"; fi
   exit $rc
 }
+# Directories under /run that the daemons create whatever their options (containerd 1.6 puts
+# shim sockets in /run/containerd/s): removed at the end if this run made them and they are empty.
+RUN_DIRS=""
+for d in /run/containerd/s /run/containerd/fifo /run/containerd /run/runc; do
+  [ -e "$d" ] || RUN_DIRS="$RUN_DIRS $d"
+done
 STARTED=""
 trap cleanup EXIT
 trap 'exit 130' INT TERM

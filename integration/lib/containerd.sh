@@ -36,7 +36,7 @@ CONF
 containerd_shim_pids() {
   local p
   for p in /proc/[0-9]*; do
-    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "containerd-shim.*$CTR_SOCK" && echo "${p#/proc/}"
+    { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "containerd-shim.*$CTR_SOCK" && echo "${p#/proc/}"
   done
   return 0
 }
@@ -65,6 +65,8 @@ containerd_down() {
 }
 
 C() { ctr -a "$CTR_SOCK" -n "$CTR_NS" "$@"; }
+# ctr task exec, its fifos kept out of /run/containerd/fifo too
+X() { C task exec --fifo-dir "$CTR_DIR/fifo" "$@"; }
 IMG=docker.io/library/busybox:int
 IMGU=docker.io/library/busybox:user
 # ctr run with the runtime under test
@@ -127,7 +129,7 @@ containerd_user() {
   out=$(R --rm $IMGU "$ID" id)
   has "$out" "uid=1000(user) gid=1000(user)" "id of the image's User"
   R -d $IMG "$ID-x" sleep 1000 >/dev/null
-  out=$(C task exec --exec-id u1 --user 65534 "$ID-x" id -u)
+  out=$(X --exec-id u1 --user 65534 "$ID-x" id -u)
   eq "$out" 65534 "exec --user"
 }
 
@@ -153,19 +155,19 @@ containerd_tty() {
 containerd_exec() {
   local out rc
   R -d $IMG "$ID" sleep 1000 >/dev/null
-  out=$(C task exec --exec-id e1 --cwd /tmp "$ID" sh -c 'pwd; echo $((1+2))')
+  out=$(X --exec-id e1 --cwd /tmp "$ID" sh -c 'pwd; echo $((1+2))')
   eq "$out" "/tmp
 3" "exec output"
-  rc=$(rc_of C task exec --exec-id e2 "$ID" sh -c 'exit 5')
+  rc=$(rc_of X --exec-id e2 "$ID" sh -c 'exit 5')
   eq "$rc" 5 "exec exit code"
-  out=$( (sleep 1; echo viastdin) | C task exec --exec-id e3 "$ID" cat)
+  out=$( (sleep 1; echo viastdin) | X --exec-id e3 "$ID" cat)
   eq "$out" viastdin "exec stdin"
 }
 
 containerd_exec_tty() {
   local out rc=0
   R -d $IMG "$ID" sleep 1000 >/dev/null
-  pty "ctr -a $CTR_SOCK -n $CTR_NS task exec -t --exec-id t1 $ID sh -c 'tty; [ -t 0 ] && echo isatty; exit 4'" >"$WORK/out.$ID" </dev/null || rc=$?
+  pty "ctr -a $CTR_SOCK -n $CTR_NS task exec --fifo-dir $CTR_DIR/fifo -t --exec-id t1 $ID sh -c 'tty; [ -t 0 ] && echo isatty; exit 4'" >"$WORK/out.$ID" </dev/null || rc=$?
   out=$(tr -d '\r' <"$WORK/out.$ID")
   echo "$out" >&2
   eq "$rc" 4 "exit code of exec through the tty"
@@ -192,7 +194,7 @@ containerd_pause_resume() {
   eq "$(cat /sys/fs/cgroup/freezer/$CTR_NS/$ID/freezer.state)" FROZEN "freezer state"
   C task resume "$ID"
   eq "$(task_status "$ID")" RUNNING "status after resume"
-  out=$(C task exec --exec-id p1 "$ID" echo alive)
+  out=$(X --exec-id p1 "$ID" echo alive)
   eq "$out" alive "exec after resume"
 }
 
@@ -209,7 +211,7 @@ containerd_kill_term() {
 
 containerd_kill_all() {
   R -d $IMG "$ID" sh -c 'sleep 1000 & sleep 1000 & wait' >/dev/null
-  C task exec -d --exec-id k1 "$ID" sleep 1000 || true
+  X -d --exec-id k1 "$ID" sleep 1000 || true
   sleep 0.5
   C task kill --all -s SIGKILL "$ID"
   wait_for 20 status_is "$ID" STOPPED || fail "task not STOPPED after kill --all"
@@ -250,7 +252,7 @@ containerd_bad_user() {
   local out rc
   R -d $IMG "$ID" sleep 1000 >/dev/null
   # a uid with no passwd entry works (as with runc); a name that does not exist must fail
-  rc=0; out=$(C task exec --exec-id b1 --user nosuchuser "$ID" id 2>&1) || rc=$?
+  rc=0; out=$(X --exec-id b1 --user nosuchuser "$ID" id 2>&1) || rc=$?
   echo "$out" >&2
   [ "$rc" != 0 ] || fail "exec as a missing user succeeded"
   # ctr resolves the name itself (in the rootfs' /etc/passwd) and says so
@@ -269,12 +271,12 @@ containerd_bad_exec_id() {
   [ "$rc" != 0 ] || fail "kill of an unknown exec id succeeded"
   has "$out" "nosuchexec" "error names the exec id"
   # an exec whose binary is missing: the runtime's message reaches the user
-  rc=0; out=$(C task exec --exec-id bad1 "$ID" /nonexistent/exe 2>&1) || rc=$?
+  rc=0; out=$(X --exec-id bad1 "$ID" /nonexistent/exe 2>&1) || rc=$?
   echo "$out" >&2
   [ "$rc" != 0 ] || fail "exec of a missing binary succeeded"
   has "$out" "/nonexistent/exe" "exec error names the binary"
   eq "$(C task ps "$ID" | tail -n +2 | wc -l)" 1 "processes after failed exec"
-  out=$(C task exec --exec-id ok1 "$ID" echo fine)
+  out=$(X --exec-id ok1 "$ID" echo fine)
   eq "$out" fine "exec after failures"
   C task delete -f "$ID" >/dev/null; C container rm "$ID"
   containerd_nothing_left "$ID"

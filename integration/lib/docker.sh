@@ -66,7 +66,7 @@ docker_down() {
   # dockerd's containerd and the shims (their command lines name our dirs), by pid
   local p
   for p in /proc/[0-9]*; do
-    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "$DOCK_DIR" && kill -9 "${p#/proc/}" 2>/dev/null
+    { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "$DOCK_DIR" && kill -9 "${p#/proc/}" 2>/dev/null
   done
   grep -o " $DOCK_DIR[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   rmdir_cgroups "$DOCK_CGPARENT"

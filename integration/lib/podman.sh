@@ -89,7 +89,7 @@ podman_down() {
   # conmon processes of our containers (their command line names our dirs)
   local p
   for p in /proc/[0-9]*; do
-    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "conmon.*$POD_DIR" && kill -9 "${p#/proc/}" 2>/dev/null
+    { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "conmon.*$POD_DIR" && kill -9 "${p#/proc/}" 2>/dev/null
   done
   RUNTIME=runc P rmi -af >/dev/null 2>&1 || true
   grep -o " $POD_DIR[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
