@@ -61,6 +61,11 @@ cleanup() {
   local rc=$? c
   set +e
   trap - EXIT INT TERM
+  if [ -n "$SCEN_PID" ]; then
+    kill -TERM -- "-$SCEN_PID" 2>/dev/null
+    sleep 1
+    kill -KILL -- "-$SCEN_PID" 2>/dev/null
+  fi
   for c in $STARTED; do "${c}_down" >/dev/null 2>&1; done
   # any daemon we started and that is still alive
   for p in $(cat "$WORK/pids" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
@@ -77,6 +82,7 @@ for d in /run/containerd/s /run/containerd/fifo /run/containerd /run/runc; do
   [ -e "$d" ] || RUN_DIRS="$RUN_DIRS $d"
 done
 STARTED=""
+SCEN_PID=
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -100,7 +106,12 @@ for c in $CLIENTS; do
     for rt in $RUNTIMES; do
       log=$WORK/logs/$c.$s.$rt.log
       rc=0
-      RUNTIME=$rt timeout -k 10 "${SCENARIO_TIMEOUT:-120}" bash "$INT/lib/scenario.sh" "$c" "$s" >"$log" 2>&1 || rc=$?
+      # in the background, so a signal to run.sh runs the cleanup trap at once; timeout makes
+      # its own process group, which the cleanup kills
+      RUNTIME=$rt timeout -k 10 "${SCENARIO_TIMEOUT:-120}" bash "$INT/lib/scenario.sh" "$c" "$s" >"$log" 2>&1 &
+      SCEN_PID=$!
+      wait $SCEN_PID || rc=$?
+      SCEN_PID=
       if [ $rc = 0 ]; then res=pass; elif [ $rc = 124 ]; then res=TIMEOUT; else res=FAIL; fi
       line="$line $res"
       if [ $res != pass ]; then
