@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Drive hull (and runc, for comparison) through real container engines:
-#   integration/run.sh [containerd|podman|docker|all]
+#   integration/run.sh [containerd|podman|docker|cri|all]
 # Installs the Debian packages it needs, builds hull and an offline busybox image, starts each
 # daemon on private sockets/roots/state dirs, runs every scenario with RUNTIME=hull and
 # RUNTIME=runc, prints one table, and removes everything it made (trap), even on failure.
@@ -14,9 +14,9 @@ export INT REPO
 
 what=${1:-all}
 case "$what" in
-  all) CLIENTS="containerd podman docker" ;;
-  containerd | podman | docker) CLIENTS=$what ;;
-  *) echo "usage: $0 [containerd|podman|docker|all]" >&2; exit 2 ;;
+  all) CLIENTS="containerd podman docker cri" ;;
+  containerd | podman | docker | cri) CLIENTS=$what ;;
+  *) echo "usage: $0 [containerd|podman|docker|cri|all]" >&2; exit 2 ;;
 esac
 RUNTIMES=${RUNTIMES:-"hull runc"}
 ONLY=${ONLY:-} # a space-separated list of scenarios to run (default: all)
@@ -29,6 +29,7 @@ for c in $CLIENTS; do
     containerd) need="$need containerd runc" ;;
     podman) need="$need podman conmon runc containernetworking-plugins" ;;
     docker) need="$need docker.io containerd runc" ;;
+    cri) need="$need containerd runc python3-venv" ;;
   esac
 done
 missing=""
@@ -91,7 +92,7 @@ python3 "$INT/lib/mkimage.py" "$(command -v busybox)" "$WORK/busybox.tar"
 
 for c in $CLIENTS; do
   . "$INT/lib/$c.sh"
-  scen_var="$(echo "$c" | tr a-z A-Z | sed 's/CONTAINERD/CTR/;s/PODMAN/POD/;s/DOCKER/DOCK/')_SCENARIOS"
+  scen_var="$(echo "$c" | tr a-z A-Z | sed 's/CONTAINERD/CTR/;s/PODMAN/POD/;s/DOCKER/DOCK/;s/^CRI$/CRI/')_SCENARIOS"
   scenarios=${!scen_var}
   STARTED="$STARTED $c"
   why=$(CLIENT=$c "${c}_up" 2>&1) || {

@@ -4,8 +4,9 @@
 
 usage: mkimage.py BUSYBOX OUT.tar
 
-Two tags share one layer: busybox:int (no User) and busybox:user (User 1000:1000), so clients
-without a user flag (ctr run) still get a non-root process through the image config.
+Three tags share one layer: busybox:int (no User), busybox:user (User 1000:1000), so clients
+without a user flag (ctr run) still get a non-root process through the image config, and
+busybox:pause (sleeps forever) as the CRI sandbox image.
 """
 import hashlib, io, json, sys, tarfile
 
@@ -44,13 +45,15 @@ layer_bytes = layer.getvalue()
 diff_id = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
 
 
-def config(user):
+def config(user, entrypoint=None):
     c = {"architecture": "amd64", "os": "linux",
          "config": {"Env": ["PATH=/bin", "IMGVAR=fromimage"], "Cmd": ["sh"], "WorkingDir": "/"},
          "rootfs": {"type": "layers", "diff_ids": [diff_id]},
          "created": "2023-11-14T22:13:20Z", "history": [{"created": "2023-11-14T22:13:20Z"}]}
     if user:
         c["config"]["User"] = user
+    if entrypoint:
+        c["config"]["Entrypoint"], c["config"]["Cmd"] = entrypoint, None
     b = json.dumps(c, sort_keys=True).encode()
     return hashlib.sha256(b).hexdigest(), b
 
@@ -61,10 +64,11 @@ with tarfile.open(out, mode="w", format=tarfile.GNU_FORMAT) as t:
     add(t, layer_dir, "dir")
     add(t, layer_dir + "/layer.tar", "file", layer_bytes, 0o644)
     add(t, layer_dir + "/VERSION", "file", b"1.0", 0o644)
-    for tag, user in (("busybox:int", None), ("busybox:user", "1000:1000")):
-        h, b = config(user)
+    for tag, user, ep in (("busybox:int", None, None), ("busybox:user", "1000:1000", None),
+                          ("busybox:pause", None, ["sleep", "2147483647"])):
+        h, b = config(user, ep)
         add(t, h + ".json", "file", b, 0o644)
         manifest.append({"Config": h + ".json", "RepoTags": [tag], "Layers": [layer_dir + "/layer.tar"]})
     add(t, "manifest.json", "file", json.dumps(manifest).encode(), 0o644)
     add(t, "repositories", "file", json.dumps(
-        {"busybox": {"int": layer_dir, "user": layer_dir}}).encode(), 0o644)
+        {"busybox": {"int": layer_dir, "user": layer_dir, "pause": layer_dir}}).encode(), 0o644)
