@@ -42,6 +42,8 @@ for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
             flags = []
         else:
             flags = sorted({x.split("=", 1)[0] for x in argv[i + 1:] if x.startswith("-") and not x[1:].isdigit()})
+            if sub == "kill" and len(argv) > i + 2:
+                flags.append("SIGNAL=" + argv[-1])  # kill [--all] ID SIGNAL
         entry = subs.setdefault(sub, collections.Counter())
         entry[" ".join(flags) or "-"] += 1
     print(f"{client} -> {rt}: {calls} calls; global options: " +
