@@ -33,7 +33,11 @@ fn cgroup_mount_without_cgroupns_shows_own_cgroup() {
     let out = env.hull(&["run", "--bundle", b.dir.to_str().unwrap(), &id]);
     assert_eq!(out.code, 0, "run failed: {out:?}");
     let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines, ["67108864", "1"], "the container's own limit: {out:?}");
+    assert_eq!(
+        lines,
+        ["67108864", "1"],
+        "the container's own limit: {out:?}"
+    );
     env.assert_clean(&id, &b);
 }
 
@@ -87,5 +91,42 @@ fn update_with_zero_memory_fields_keeps_the_limit() {
     let limit = std::fs::read_to_string(dir.join("memory.limit_in_bytes")).unwrap();
     assert_eq!(limit.trim(), "67108864", "limit kept");
     env.hull(&["delete", "--force", &id]).ok();
+    env.assert_clean(&id, &b);
+}
+
+/// `podman run --tmpfs /dir` passes runc's `tmpcopyup` extension: the tmpfs must start with
+/// a copy of what the image has at /dir (modes, owners, links). hull refused the option.
+#[test]
+fn tmpfs_copyup_copies_the_image_dir() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let env = Env::new("copyup");
+    let b = env.bundle();
+    let id = env.id("c");
+    let data = b.rootfs().join("data");
+    std::fs::create_dir_all(data.join("sub")).unwrap();
+    std::fs::write(data.join("sub/f"), "content\n").unwrap();
+    std::fs::set_permissions(data.join("sub/f"), std::fs::Permissions::from_mode(0o604)).unwrap();
+    std::os::unix::fs::chown(data.join("sub/f"), Some(1000), Some(1000)).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o711)).unwrap();
+    symlink("sub/f", data.join("link")).unwrap();
+    b.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/data", "type": "tmpfs", "source": "tmpfs",
+            "options": ["nosuid", "nodev", "tmpcopyup"]
+        }))
+    });
+    b.script(
+        "cat /data/link; stat -c '%a %u:%g' /data /data/sub/f; \
+         grep -c ' /data tmpfs ' /proc/mounts; echo new > /data/x && echo writable",
+    );
+    let out = env.hull(&["run", "--bundle", b.dir.to_str().unwrap(), &id]);
+    assert_eq!(out.code, 0, "run failed: {out:?}");
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        ["content", "711 0:0", "604 1000:1000", "1", "writable"],
+        "{out:?}"
+    );
+    // the image's directory itself is untouched
+    assert!(!data.join("x").exists());
     env.assert_clean(&id, &b);
 }

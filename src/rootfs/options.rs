@@ -20,6 +20,9 @@ pub struct MountOptions {
     pub sb_flags: Vec<String>,
     /// Filesystem-specific data: `mode=755`, `size=65536k`, `newinstance`...
     pub data: Vec<String>,
+    /// `tmpcopyup` (runc's extension, used by podman's --tmpfs): the new tmpfs starts with a
+    /// copy of what the image has at the mount point.
+    pub copy_up: bool,
 }
 
 const ATTRS: &[(&str, bool, u64)] = &[
@@ -112,7 +115,8 @@ pub fn parse(options: &[String]) -> Result<MountOptions> {
             "sync" | "dirsync" | "mand" | "lazytime" | "silent" | "iversion" => {
                 o.sb_flags.push(opt.into())
             }
-            "idmap" | "ridmap" | "tmpcopyup" => {
+            "tmpcopyup" => o.copy_up = true,
+            "idmap" | "ridmap" => {
                 return Err(Error::Config(format!(
                     "mount option {opt:?} is not supported by this build of hull"
                 )))
@@ -145,5 +149,6 @@ mod tests {
         assert_eq!(o.set, 0);
         assert_eq!(o.clear, MOUNT_ATTR_RDONLY);
         assert!(parse(&["idmap".to_string()]).is_err());
+        assert!(p(&["tmpcopyup", "mode=1777"]).copy_up);
     }
 }
