@@ -3,7 +3,7 @@
 # both go through the same dockerd -> containerd -> containerd-shim-runc-v2 path.
 
 DOCK_DIR=$WORK/docker
-DOCK_SCENARIOS="run-rm exit-codes stdin tty user workdir-env seccomp memory update pids-limit exec exec-tty pause-unpause stop rm-f inspect-state bad-entrypoint bad-user bad-exec-id"
+DOCK_SCENARIOS="run-rm exit-codes stdin tty user workdir-env seccomp options memory update pids-limit exec exec-tty pause-unpause stop rm-f inspect-state bad-entrypoint bad-user bad-exec-id"
 DOCK_CGPARENT=hullint_docker
 DOCKER_BIN=/usr/bin/docker # docker.io's 20.10 client (not another one earlier in PATH)
 export DOCKER_HOST=unix://$DOCK_DIR/docker.sock
@@ -288,4 +288,30 @@ docker_bad_exec_id() {
   eq "$out" fine "exec after failures"
   D rm -f "$ID" >/dev/null
   docker_nothing_left "$ID"
+}
+
+docker_options() {
+  local out hostdir=$WORK/vol.$ID
+  mkdir -p "$hostdir"; echo fromhost >"$hostdir/f"
+  out=$(DR --rm --read-only --tmpfs /scratch --hostname hhh --cap-drop ALL --cap-add NET_BIND_SERVICE \
+    --ulimit nofile=1024:2048 --shm-size 16m -v "$hostdir:/data" --name "$ID" $DIMG sh -c '
+      touch /rootfile 2>/dev/null && echo root=rw || echo root=ro
+      touch /scratch/x && echo scratch=rw
+      echo host=$(hostname)
+      echo capeff=$(grep CapEff /proc/self/status | tr -s "\t " " " | cut -d" " -f2)
+      echo nofile=$(ulimit -n):$(ulimit -Hn)
+      echo data=$(cat /data/f)
+      echo shm=$(df -k /dev/shm | tail -1 | tr -s " " | cut -d" " -f2)')
+  echo "$out" >&2
+  has "$out" "root=ro" "--read-only"
+  has "$out" "scratch=rw" "--tmpfs"
+  has "$out" "host=hhh" "--hostname"
+  has "$out" "capeff=0000000000000400" "--cap-drop ALL --cap-add NET_BIND_SERVICE"
+  has "$out" "nofile=1024:2048" "--ulimit"
+  has "$out" "data=fromhost" "-v bind mount"
+  has "$out" "shm=16384" "--shm-size"
+  # (--privileged asks for capabilities outside this machine's bounding set: runc fails too)
+  out=$(DR --rm --cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+    --name "$ID" $DIMG sh -c 'mkdir /m && mount -t tmpfs t /m && echo mounted')
+  has "$out" "mounted" "--cap-add SYS_ADMIN, seccomp=unconfined can mount"
 }

@@ -3,7 +3,7 @@
 # is added by the wrapper (podman passes none).
 
 POD_DIR=$WORK/podman
-POD_SCENARIOS="run-rm exit-codes stdin tty user workdir-env memory pids-limit exec exec-tty pause-unpause stop rm-f inspect-state bad-entrypoint bad-user bad-exec-id"
+POD_SCENARIOS="run-rm exit-codes stdin tty user workdir-env options tmpfs-copyup memory pids-limit exec exec-tty pause-unpause stop rm-f inspect-state bad-entrypoint bad-user bad-exec-id"
 POD_CGPARENT=hullint_podman
 export CONTAINERS_CONF=$POD_DIR/containers.conf
 export CONTAINERS_STORAGE_CONF=$POD_DIR/storage.conf
@@ -297,4 +297,40 @@ podman_bad_exec_id() {
   eq "$out" fine "exec after failures"
   P rm -f -t 0 "$ID" >/dev/null
   podman_nothing_left "$ID"
+}
+
+podman_options() {
+  local out hostdir=$WORK/vol.$ID
+  mkdir -p "$hostdir"; echo fromhost >"$hostdir/f"
+  out=$(PR --rm --read-only --tmpfs /scratch --hostname hhh --cap-drop ALL --cap-add NET_BIND_SERVICE \
+    --ulimit nofile=1024:2048 --ulimit nproc=32768:32768 --shm-size 16m -v "$hostdir:/data" --name "$ID" $PIMG sh -c '
+      touch /rootfile 2>/dev/null && echo root=rw || echo root=ro
+      touch /scratch/x && echo scratch=rw
+      echo host=$(hostname)
+      echo capeff=$(grep CapEff /proc/self/status | tr -s "\t " " " | cut -d" " -f2)
+      echo nofile=$(ulimit -n):$(ulimit -Hn)
+      echo data=$(cat /data/f)
+      echo shm=$(df -k /dev/shm | tail -1 | tr -s " " | cut -d" " -f2)
+      echo seccomp=$(grep ^Seccomp: /proc/self/status | tr -s "\t " " " | cut -d" " -f2)')
+  echo "$out" >&2
+  has "$out" "root=ro" "--read-only"
+  has "$out" "scratch=rw" "--tmpfs"
+  has "$out" "host=hhh" "--hostname"
+  has "$out" "capeff=0000000000000400" "--cap-drop ALL --cap-add NET_BIND_SERVICE"
+  has "$out" "nofile=1024:2048" "--ulimit"
+  has "$out" "data=fromhost" "-v bind mount"
+  has "$out" "shm=16384" "--shm-size"
+  has "$out" "seccomp=2" "podman's default seccomp profile"
+  podman_nothing_left "$ID"
+}
+
+podman_tmpfs_copyup() {
+  local out
+  # podman's --tmpfs passes tmpcopyup: the tmpfs starts with the image's files there
+  out=$(PR --rm --tmpfs /etc --name "$ID" $PIMG sh -c 'grep -c . /etc/passwd; stat -c "%a %U" /etc /etc/passwd; touch /etc/new && echo writable; grep -c tmpfs /proc/mounts')
+  echo "$out" >&2
+  eq "$(echo "$out" | head -3)" "3
+755 root
+644 root" "image files copied into the tmpfs"
+  has "$out" writable "tmpfs is writable"
 }
