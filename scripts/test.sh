@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 export RUST_BACKTRACE=1
 cargo build --workspace --quiet
 cargo test --workspace -- --test-threads=2
-# hull driven by containerd (ctr), podman and dockerd, next to runc (about 3 minutes here);
+# The OCI conformance suite against hull (and runc when installed, for comparison). Fails on
+# any hull failure not listed in oci-conformance/expected-failures.txt.
+timeout 300 target/debug/oci-conformance --runtime target/debug/hull $(command -v runc >/dev/null && echo --runtime runc) --expected-failures oci-conformance/expected-failures.txt
+# hull driven by containerd (ctr), podman, dockerd and the CRI, next to runc (about 2.5 min);
 # HULL_SKIP_CLIENTS=1 skips it.
 if [ -z "${HULL_SKIP_CLIENTS:-}" ]; then
   bash integration/run.sh all

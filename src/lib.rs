@@ -31,6 +31,9 @@ pub struct Runtime {
     pub root: PathBuf,
     pub log: log::Logger,
     pub systemd_cgroup: bool,
+    /// Rootless mode (`--rootless`, or automatic when not root): cgroups only where they are
+    /// delegated to us, ids mapped through newuidmap/newgidmap.
+    pub rootless: bool,
 }
 
 impl Default for Runtime {
@@ -39,8 +42,21 @@ impl Default for Runtime {
             root: PathBuf::from(DEFAULT_ROOT),
             log: log::Logger::default(),
             systemd_cgroup: false,
+            rootless: false,
         }
     }
 }
 
 pub const DEFAULT_ROOT: &str = "/run/hull";
+
+/// runc's rule for the state root: /run/hull for root, $XDG_RUNTIME_DIR/hull otherwise
+/// (/tmp/hull-<uid> when that is unset).
+pub fn default_root(euid: u32) -> PathBuf {
+    if euid == 0 {
+        return PathBuf::from(DEFAULT_ROOT);
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d).join("hull"),
+        None => PathBuf::from(format!("/tmp/hull-{euid}")),
+    }
+}

@@ -191,3 +191,15 @@ pub fn update(rt: &Runtime, id: &str, r: &oci_spec::runtime::LinuxResources) -> 
     }
     cgroups::apply_resources(&c.saved.cgroups, r, &[])
 }
+
+/// The container's cgroups, for `events`; an error once it has stopped.
+pub fn running_cgroups(
+    rt: &Runtime,
+    id: &str,
+) -> Result<std::collections::BTreeMap<String, std::path::PathBuf>> {
+    let c = Container::load(&rt.root, id)?;
+    if c.status() == Status::Stopped {
+        return Err(Error::NotRunning(id.into()));
+    }
+    Ok(c.saved.cgroups.clone())
+}

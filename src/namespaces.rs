@@ -55,6 +55,18 @@ pub fn plan(spec: &Spec) -> Result<Plan> {
                         path.display()
                     ))
                 })?;
+                // The file must be a namespace of the declared type: joining, say, an ipc
+                // namespace where a network one was asked for must not pass silently.
+                const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+                // SAFETY: an ioctl that only queries the open file.
+                let kind =
+                    unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&f), NS_GET_NSTYPE) };
+                if kind < 0 || kind as u64 != t as u64 {
+                    return Err(Error::Config(format!(
+                        "linux.namespaces[{i}]: {} is not a {t} namespace",
+                        path.display()
+                    )));
+                }
                 let entry = (t, path.clone(), f);
                 match t {
                     LinuxNamespaceType::Pid | LinuxNamespaceType::Time => p.parent_join.push(entry),

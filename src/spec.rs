@@ -65,6 +65,10 @@ pub fn validate(spec: &Spec, need_process: bool) -> Result<()> {
             if !p.cwd().is_absolute() {
                 return bad(format!("process.cwd {:?} is not an absolute path", p.cwd()));
             }
+            crate::process::sched::check_lsm(
+                p.apparmor_profile().as_deref(),
+                p.selinux_label().as_deref(),
+            )?;
             for (i, e) in p.env().iter().flatten().enumerate() {
                 if !e.contains('=') || e.starts_with('=') {
                     return bad(format!("process.env[{i}] {e:?} is not KEY=VALUE"));
@@ -123,15 +127,14 @@ pub fn validate(spec: &Spec, need_process: bool) -> Result<()> {
         {
             return bad("linux.uidMappings/gidMappings need a user namespace".into());
         }
-        if linux.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
-            for k in linux.sysctl().iter().flat_map(|s| s.keys()) {
-                let ok_chars = k
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
-                if k.is_empty() || k.contains("..") || k.starts_with(['.', '/']) || !ok_chars {
-                    return bad(format!("linux.sysctl key {k:?} is not a sysctl name"));
-                }
+        for k in linux.sysctl().iter().flat_map(|s| s.keys()) {
+            let ok_chars = k
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c));
+            if k.is_empty() || k.contains("..") || k.starts_with(['.', '/']) || !ok_chars {
+                return bad(format!("linux.sysctl key {k:?} is not a sysctl name"));
             }
+            check_sysctl_namespace(k, linux)?;
         }
         if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts)
         {
@@ -149,6 +152,59 @@ pub fn validate(spec: &Spec, need_process: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// runc's rule: a sysctl may only be set where it is namespaced, or it would change the
+/// host (kernel.core_pattern, net.* in the host's network namespace, ...).
+fn check_sysctl_namespace(key: &str, linux: &oci_spec::runtime::Linux) -> Result<()> {
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let ns = |t: LinuxNamespaceType| linux.namespaces().iter().flatten().find(|n| n.typ() == t);
+    let need = |t: LinuxNamespaceType, what: &str| -> Result<()> {
+        match ns(t) {
+            None => Err(Error::Config(format!(
+                "linux.sysctl {key:?} needs a {what} namespace of its own (it would change the host's)"
+            ))),
+            Some(n) => match n.path() {
+                Some(p) if same_as_host(p, what) => Err(Error::Config(format!(
+                    "linux.sysctl {key:?}: the {what} namespace {} is the host's",
+                    p.display()
+                ))),
+                _ => Ok(()),
+            },
+        }
+    };
+    let key_dots = key.replace('/', ".");
+    if IPC.contains(&key_dots.as_str()) || key_dots.starts_with("fs.mqueue.") {
+        need(LinuxNamespaceType::Ipc, "ipc")
+    } else if key_dots.starts_with("net.") {
+        need(LinuxNamespaceType::Network, "net")
+    } else if key_dots == "kernel.domainname" || key_dots == "kernel.hostname" {
+        need(LinuxNamespaceType::Uts, "uts")
+    } else {
+        Err(Error::Config(format!(
+            "linux.sysctl {key:?} is not in a separate kernel namespace"
+        )))
+    }
+}
+
+fn same_as_host(path: &Path, ns: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (
+        std::fs::metadata(path),
+        std::fs::metadata(format!("/proc/self/ns/{ns}")),
+    ) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    }
 }
 
 /// The template `hull spec` writes, equal in shape to runc's.

@@ -140,7 +140,6 @@ fn global_options_are_accepted() {
     let root = env.root.to_str().unwrap().to_string();
     for g in [
         vec!["--debug".to_string()],
-        vec!["--systemd-cgroup".to_string()],
         vec!["--rootless=false".to_string()],
         vec!["--rootless".to_string(), "false".to_string()],
         vec![

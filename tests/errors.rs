@@ -417,3 +417,20 @@ fn successful_commands_keep_json_log_clean() {
     }
     env.assert_clean(&id, &b);
 }
+
+#[test]
+fn systemd_cgroup_driver_is_refused_not_ignored() {
+    // No silent fallback to cgroupfs when the caller asked for systemd.
+    let env = Env::new("systemdcg");
+    let b = env.bundle();
+    let id = env.id("c");
+    let out = env.hull(&[
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id,
+    ]);
+    out.fails_with(1, &["--systemd-cgroup"]);
+    env.assert_clean(&id, &b);
+}

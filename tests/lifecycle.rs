@@ -86,6 +86,18 @@ fn now_secs() -> f64 {
         .as_secs_f64()
 }
 
+/// Whether `pid` has a handler installed for `sig` (SigCgt in /proc/PID/status). A pid
+/// namespace's init only receives signals it handles, so a test must not signal it before
+/// its shell has set the trap.
+fn catches(pid: i64, sig: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .is_some_and(|m| m & (1 << (sig - 1)) != 0)
+}
+
 fn comm(pid: i64) -> String {
     fs::read_to_string(format!("/proc/{pid}/comm"))
         .unwrap_or_default()
@@ -208,6 +220,12 @@ fn lifecycle(name: &str, script: &str, signal: &str) {
         "init is pid 1 inside: {nspid}"
     );
 
+    if script == TERM_TRAP {
+        assert!(
+            wait_until(SECS, || catches(pid, 15)),
+            "the shell never set its TERM trap"
+        );
+    }
     env.hull(&["kill", &id, signal]).ok();
     let s = env.wait_status(&id, "stopped", SECS);
     check_state(&s, &id, &b, "stopped");
@@ -242,6 +260,11 @@ fn lifecycle_kill_default_signal_is_term() {
     let id = env.id("c");
     env.hull(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), &id])
         .ok();
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    assert!(
+        wait_until(SECS, || catches(pid, 15)),
+        "the shell never set its TERM trap"
+    );
     env.hull(&["kill", &id]).ok();
     env.wait_status(&id, "stopped", SECS);
     env.hull(&["delete", &id]).ok();

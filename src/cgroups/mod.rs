@@ -107,11 +107,21 @@ pub fn container_dirs(cgroups_path: Option<&Path>, id: &str) -> Result<BTreeMap<
         own_cgroups()?
     };
     let mut dirs = BTreeMap::new();
-    for h in hierarchies()? {
+    let hier = hierarchies()?;
+    let pure_v2 = !hier.is_empty() && hier.iter().all(|h| h.key.is_empty());
+    for h in hier {
         let base = own
             .get(&h.key)
             .cloned()
             .unwrap_or_else(|| PathBuf::from("/"));
+        // On a pure v2 host a relative path is taken from the *parent* of hull's cgroup, as
+        // runc does: hull's own cgroup holds a process, so it may not have children with
+        // controllers enabled (v2's no-internal-processes rule).
+        let base = if pure_v2 && !rel.is_absolute() {
+            base.parent().map(Path::to_path_buf).unwrap_or(base)
+        } else {
+            base
+        };
         let inner = base.join(&rel);
         let rel_inner = inner.strip_prefix("/").unwrap_or(&inner);
         dirs.insert(h.key.clone(), h.mountpoint.join(rel_inner));
@@ -142,6 +152,12 @@ pub fn create(dirs: &BTreeMap<String, PathBuf>) -> Result<()> {
                 }
             }
         }
+        if let (Some(dir), Ok(hier)) = (dirs.get(""), hierarchies()) {
+            let pure_v2 = hier.iter().all(|h| h.key.is_empty());
+            if let Some(h) = hier.iter().find(|h| h.key.is_empty()).filter(|_| pure_v2) {
+                v2::enable_controllers(&h.mountpoint, dir)?;
+            }
+        }
         Ok(())
     })();
     if res.is_err() {
@@ -164,8 +180,17 @@ fn inherit_cpuset(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn join(dirs: &BTreeMap<String, PathBuf>, pid: i32) -> Result<()> {
-    for dir in dirs.values() {
+/// The v2 directory to clone init straight into (CLONE_INTO_CGROUP), opened as a directory fd.
+pub fn clone_target(dirs: &BTreeMap<String, PathBuf>) -> Option<std::fs::File> {
+    dirs.get("").and_then(|d| std::fs::File::open(d).ok())
+}
+
+/// Move `pid` into every hierarchy (`skip_v2`: init was cloned into the v2 cgroup already).
+pub fn join(dirs: &BTreeMap<String, PathBuf>, pid: i32, skip_v2: bool) -> Result<()> {
+    for (key, dir) in dirs {
+        if skip_v2 && key.is_empty() {
+            continue;
+        }
         let procs = dir.join("cgroup.procs");
         fs::write(&procs, pid.to_string()).ctx("join cgroup", procs.display())?;
     }
@@ -274,6 +299,7 @@ pub fn freeze(dirs: &BTreeMap<String, PathBuf>) -> Result<()> {
 }
 
 pub mod v1;
+pub mod v2;
 
 /// Apply `linux.resources` (and allow the spec's own device nodes) to the container's cgroups.
 pub fn apply_resources(
@@ -281,12 +307,6 @@ pub fn apply_resources(
     r: &oci_spec::runtime::LinuxResources,
     spec_devices: &[oci_spec::runtime::LinuxDevice],
 ) -> Result<()> {
-    let v1 = dirs.keys().any(|k| !k.is_empty());
-    if !v1 {
-        return Err(Error::Config(
-            "linux.resources: resource limits on a cgroup v2-only host are not implemented by this build of hull yet".into(),
-        ));
-    }
     // Device nodes from linux.devices are allowed in the device cgroup. Fifos are not
     // devices to the cgroup (v1 only takes a, b and c rules), so they need no rule.
     let devices: Vec<String> = spec_devices
@@ -302,5 +322,28 @@ pub fn apply_resources(
             Some(format!("{t} {}:{} rwm", d.major(), d.minor()))
         })
         .collect();
-    v1::apply(dirs, r, &devices)
+    if dirs.keys().any(|k| !k.is_empty()) {
+        // v1 controllers (a hybrid host too): they hold the limits.
+        return v1::apply(dirs, r, &devices);
+    }
+    match dirs.get("") {
+        Some(dir) => v2::apply(dir, r, &devices),
+        None => Err(Error::msg(
+            "linux.resources: the host mounts no cgroup hierarchy",
+        )),
+    }
 }
+pub mod bpf_devices;
+
+/// Whether `r` asks for a limit (devices aside, which a rootless container cannot have).
+pub fn limits_requested(r: &oci_spec::runtime::LinuxResources) -> bool {
+    r.memory().is_some()
+        || r.cpu().is_some()
+        || r.pids().is_some()
+        || r.block_io().is_some()
+        || r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())
+        || r.network().is_some()
+        || r.rdma().as_ref().is_some_and(|m| !m.is_empty())
+        || r.unified().as_ref().is_some_and(|u| !u.is_empty())
+}
+pub mod stats;

@@ -46,7 +46,7 @@ impl Writer<'_> {
 
 /// runc's device rules every container gets on top of the config's (mknod of anything, and the
 /// default device nodes plus ptys and tun).
-fn default_allow() -> Vec<String> {
+pub(super) fn default_allow() -> Vec<String> {
     [
         "c *:* m",
         "b *:* m",

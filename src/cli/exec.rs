@@ -5,7 +5,6 @@ use hull::launch::exec::ExecOpts;
 use hull::{Error, Result, Runtime};
 use oci_spec::runtime::{Capability, Process, User};
 use std::path::PathBuf;
-use std::str::FromStr;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -102,16 +101,20 @@ fn from_flags(rt: &Runtime, a: &Args) -> Result<Process> {
     if a.no_new_privs {
         p.set_no_new_privileges(Some(true));
     }
-    if !a.cap.is_empty() {
-        let mut caps = p.capabilities().clone().unwrap_or_default();
+    // Without capabilities in the config the process keeps all of root's, so --cap adds
+    // nothing. (oci-spec's default capability set must not be used as a base: it fills the
+    // inheritable and ambient sets too, exactly what CVE-2022-29162 was about.)
+    if let (false, Some(mut caps)) = (a.cap.is_empty(), p.capabilities().clone()) {
         for name in &a.cap {
             let full = if name.to_ascii_uppercase().starts_with("CAP_") {
                 name.to_ascii_uppercase()
             } else {
                 format!("CAP_{}", name.to_ascii_uppercase())
             };
-            let cap = Capability::from_str(&full)
-                .map_err(|_| Error::Config(format!("--cap: unknown capability {name:?}")))?;
+            // oci-spec's capability type reads the spec's JSON spelling ("CAP_X") through serde.
+            let cap: Capability =
+                serde_json::from_value(serde_json::Value::String(full.clone()))
+                    .map_err(|_| Error::Config(format!("--cap: unknown capability {name:?}")))?;
             for set in [
                 caps.bounding().clone(),
                 caps.effective().clone(),
@@ -153,6 +156,10 @@ pub fn run(rt: &Runtime, a: Args) -> Result<i32> {
         }
         None => from_flags(rt, &a)?,
     };
+    hull::process::sched::check_lsm(
+        process.apparmor_profile().as_deref(),
+        process.selinux_label().as_deref(),
+    )?;
     if process.args().as_ref().is_none_or(|v| v.is_empty()) {
         return Err(Error::Config("exec: process.args is empty".into()));
     }
@@ -164,7 +171,7 @@ pub fn run(rt: &Runtime, a: Args) -> Result<i32> {
         pid_file: a.pid_file.clone(),
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
-        seccomp: None,
+        program: None,
     };
     hull::launch::exec::exec(rt, &opts)
 }

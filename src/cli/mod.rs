@@ -3,6 +3,7 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod features;
 mod kill;
@@ -27,9 +28,9 @@ use std::path::PathBuf;
     disable_version_flag = true
 )]
 pub struct Cli {
-    /// Directory for container state
-    #[arg(long, default_value = hull::DEFAULT_ROOT)]
-    root: PathBuf,
+    /// Directory for container state (default /run/hull; $XDG_RUNTIME_DIR/hull when not root)
+    #[arg(long)]
+    root: Option<PathBuf>,
     /// Write log lines to this file instead of stderr
     #[arg(long)]
     log: Option<PathBuf>,
@@ -63,6 +64,8 @@ enum Command {
     Start(start::Args),
     /// Create and start a container, and wait for it unless --detach
     Run(run::Args),
+    /// Print a container's resource usage and OOM events (runc's format)
+    Events(events::Args),
     /// Run a new process inside a running container
     Exec(exec::Args),
     /// Send a signal to a container's init (or all its processes with --all)
@@ -137,20 +140,37 @@ pub fn main() -> i32 {
             return 1;
         }
     }
-    let root = if cli.root.is_absolute() {
-        cli.root.clone()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(&cli.root)
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    let rootless = match cli.rootless.as_deref() {
+        Some("true") => true,
+        Some("false") => false,
+        _ => euid != 0,
+    };
+    let root = match cli.root {
+        Some(r) if r.is_absolute() => r,
+        Some(r) => std::env::current_dir().unwrap_or_default().join(r),
+        None => hull::default_root(euid),
     };
     let rt = Runtime {
         root,
         log: logger.clone(),
         systemd_cgroup: cli.systemd_cgroup,
+        rootless,
     };
     let Some(cmd) = cli.command else {
         eprintln!("hull: no command given; see hull --help");
         return 1;
     };
+    // Commands that clone processes into a container first make sure hull's own executable
+    // cannot be reached from inside it (CVE-2019-5736; see security/sealed_exe.rs).
+    if matches!(cmd, Command::Create(_) | Command::Run(_) | Command::Exec(_)) {
+        if let Err(e) = hull::security::sealed_exe::reexec_sealed() {
+            logger.error(&e.to_string());
+            eprintln!("{e}");
+            return 1;
+        }
+    }
     // runc's rule: a failed exec setup exits 255, so it cannot be mistaken for the process's code.
     let failure_code = if matches!(cmd, Command::Exec(_)) {
         255
@@ -161,6 +181,7 @@ pub fn main() -> i32 {
         Command::Create(a) => create::run(&rt, a),
         Command::Start(a) => start::run(&rt, a),
         Command::Run(a) => run::run(&rt, a),
+        Command::Events(a) => events::run(&rt, a),
         Command::Exec(a) => exec::run(&rt, a),
         Command::Kill(a) => kill::run(&rt, a),
         Command::Delete(a) => delete::run(&rt, a),

@@ -30,8 +30,9 @@ pub struct ExecOpts {
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: u32,
     pub ignore_paused: bool,
-    /// The container's seccomp profile (exec processes get the same filter as init).
-    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// The container's seccomp filter (exec processes get the same one as init), compiled
+    /// by `exec` from the saved profile before any process is cloned.
+    pub program: Option<crate::security::seccomp::Program>,
 }
 
 const NAMESPACES: &[(&str, libc::c_int)] = &[
@@ -63,9 +64,16 @@ fn namespaces_of(pid: i32) -> (libc::c_int, bool) {
 }
 
 pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<i32> {
+    crate::process::identity::reserve_preserved_fds(o.preserve_fds)?;
     let mut c = Container::load(&rt.root, &o.id)?;
+    let program = c
+        .saved
+        .seccomp
+        .as_ref()
+        .map(|s| crate::security::seccomp::compile(s, Some(&super::seccomp_cache(rt))))
+        .transpose()?;
     let o = &ExecOpts {
-        seccomp: c.saved.seccomp.clone(),
+        program,
         ..o.clone()
     };
     match c.status() {
@@ -177,7 +185,7 @@ pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<i32> {
         drop(child_chan);
         drop(console);
         let reaped = ReapOnDrop(first);
-        cgroups::join(&c.saved.cgroups, first)?;
+        cgroups::join(&c.saved.cgroups, first, false)?;
         parent_chan.send(&Msg::Go)?;
         let pid = match parent_chan.recv()? {
             Some(Msg::Pid(p)) => p,
@@ -288,7 +296,7 @@ fn final_child(
     in_userns: bool,
     console: Option<&OwnedFd>,
 ) -> Result<std::convert::Infallible> {
-    let seccomp = o.seccomp.as_ref().map(Prepared::new).transpose()?;
+    let seccomp = o.program.as_ref().map(Prepared::new).transpose()?;
     if let Some(sock) = console {
         let root = sys::openat2(
             libc::AT_FDCWD,

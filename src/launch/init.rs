@@ -24,6 +24,7 @@ pub struct InitArgs<'a> {
     pub console: Option<OwnedFd>,
     pub no_pivot: bool,
     pub preserve_fds: u32,
+    pub seccomp: Option<&'a seccomp::Program>,
 }
 
 pub fn main(a: InitArgs) -> ! {
@@ -45,11 +46,20 @@ fn orphaned() -> ! {
 /// A procfs instance of our own, mounted nowhere: sysctl writes and the exec.fifo reopen go
 /// through it, so nothing the container (or its config's mounts) does to /proc can redirect
 /// them (CVE-2019-16884, CVE-2025-52881).
-fn private_proc() -> Result<OwnedFd> {
-    let o = rootfs::options::MountOptions {
+///
+/// Two instances: a full one for the sysctl writes, closed right after them, and a read-only
+/// one showing only process directories (`subset=pid`) for the exec.fifo reopen, which init
+/// holds until start. A process in the container able to ptrace init (CAP_SYS_PTRACE) can
+/// reach init's fds through /proc/1/fd; it must find nothing there that writes host sysctls.
+fn private_proc(pids_only: bool) -> Result<OwnedFd> {
+    let mut o = rootfs::options::MountOptions {
         set: sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC,
         ..Default::default()
     };
+    if pids_only {
+        o.set |= sys::MOUNT_ATTR_RDONLY;
+        o.data.push("subset=pid".into());
+    }
     rootfs::mounts::new_fs("proc", Some("proc"), &o)
 }
 
@@ -95,13 +105,24 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
         .ok_or_else(|| Error::Config("config.json: process is required".into()))?;
     // Nothing of the host may be read through /proc/<init>/ until execve: ptrace, /proc/PID/fd
     // and /proc/PID/exe are closed to the container while we hold host fds (CVE-2016-9962).
-    prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE")?;
+    // One exception: an unprivileged parent must open our /proc/PID/uid_map, which a
+    // non-dumpable process keeps root-owned; then we wait for the maps first. Nothing runs in
+    // our new namespaces yet, so only our own user could reach us meanwhile.
+    // SAFETY: geteuid cannot fail.
+    let maps_by_unprivileged_parent = a.plan.new_user && unsafe { libc::geteuid() } != 0;
+    if !maps_by_unprivileged_parent {
+        prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE")?;
+    }
     for (t, path, f) in &a.plan.join {
         nix::sched::setns(f, nix::sched::CloneFlags::empty())
             .ctx(&format!("setns {t}"), path.display())?;
     }
     match a.chan.recv()? {
-        Some(Msg::Go) => {}
+        Some(Msg::Go) => {
+            if maps_by_unprivileged_parent {
+                prctl(libc::PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE")?;
+            }
+        }
         None => orphaned(),
         Some(_) => return Err(Error::msg("sync: expected go from the parent")),
     }
@@ -120,18 +141,21 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
             .ctx("unshare", "cgroup namespace")?;
     }
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    let proc_fd = private_proc()?;
-    write_sysctls(proc_fd.as_raw_fd(), spec)?;
+    if spec
+        .linux()
+        .as_ref()
+        .is_some_and(|l| l.sysctl().as_ref().is_some_and(|s| !s.is_empty()))
+    {
+        let sysctl_proc = private_proc(false)?;
+        write_sysctls(sysctl_proc.as_raw_fd(), spec)?;
+    }
+    let proc_fd = private_proc(true)?;
     set_names(spec, a.plan)?;
 
     let terminal = process.terminal().unwrap_or(false);
     // Compiled (and the notify agent connected) now: a bad profile fails create, not start.
-    let mut filter = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.seccomp().as_ref())
-        .map(seccomp::Prepared::new)
-        .transpose()?;
+    // Compiled by the parent; the notify agent (if any) is connected now, before pivot_root.
+    let mut filter = a.seccomp.map(seccomp::Prepared::new).transpose()?;
     let root = rootfs::prepare(spec, a.rootfs, a.plan.in_userns)?;
     // A missing cwd is created (0755, inside the root), as runc does, before the root can
     // become read-only.
@@ -181,6 +205,9 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
         tty::become_stdio(slave)?;
     }
     drop(pty);
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        crate::process::sched::set_personality(p)?;
+    }
     let ready = identity::apply(process, a.plan.in_userns, filter.as_ref())?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     identity::seal_fds(a.preserve_fds)?;

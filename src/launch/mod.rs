@@ -80,6 +80,7 @@ pub enum Console {
 
 /// Create the container: everything up to init waiting on exec.fifo.
 pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Created> {
+    crate::process::identity::reserve_preserved_fds(opts.preserve_fds)?;
     state::validate_id(&opts.id)?;
     let bundle = fs::canonicalize(&opts.bundle)
         .map_err(|e| Error::Config(format!("bundle {}: {e}", opts.bundle.display())))?;
@@ -102,9 +103,28 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
             "process.terminal is true: use --console-socket to receive the pty master".into(),
         ));
     }
+    if rt.systemd_cgroup {
+        // No silent fallback to cgroupfs: the caller asked for systemd to own the cgroup.
+        return Err(Error::Config(
+            if Path::new("/run/systemd/system").exists() {
+                "--systemd-cgroup: the systemd cgroup driver is not implemented by this build of hull".into()
+            } else {
+                "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system)"
+                    .into()
+            },
+        ));
+    }
     let cg_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
     let cg_dirs = cgroups::container_dirs(cg_path.as_deref(), &opts.id)?;
     let min_fd = 3 + opts.preserve_fds as RawFd;
+    // The filter is compiled (or taken from the cache) before anything exists, so a bad
+    // profile is an error naming it with nothing to undo.
+    let seccomp = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .map(|s| crate::security::seccomp::compile(s, Some(&seccomp_cache(rt))))
+        .transpose()?;
     // create changes into the bundle directory below; paths from the command line are the
     // caller's, relative to where it ran us.
     let pid_file = opts.pid_file.as_ref().map(|p| absolute(p));
@@ -153,11 +173,40 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
         sync::Channel(sys::dup_above(parent_chan.0, min_fd).ctx("dup", "sync socket")?);
     let child_chan = sync::Channel(sys::dup_above(child_chan.0, min_fd).ctx("dup", "sync socket")?);
     container.save()?;
-    cgroups::create(&cg_dirs)?;
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().clone());
+    let mut cg_dirs = cg_dirs;
+    match cgroups::create(&cg_dirs) {
+        Ok(()) => {}
+        // Rootless without a delegated cgroup: run without one, as runc does, unless the
+        // config asks for limits that only a cgroup can enforce.
+        Err(e)
+            if rt.rootless
+                && matches!(
+                    e.errno(),
+                    Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS)
+                ) =>
+        {
+            if resources.as_ref().is_some_and(cgroups::limits_requested) {
+                return Err(Error::Config(format!(
+                    "linux.resources: rootless limits need a cgroup delegated to this user: {e}"
+                )));
+            }
+            cg_dirs.clear();
+            container.saved.cgroups.clear();
+            container.save()?;
+        }
+        Err(e) => return Err(e),
+    }
     undo.cgroups = Some(cg_dirs.clone());
-    if let Some(linux) = spec.linux() {
-        if let Some(res) = linux.resources() {
-            cgroups::apply_resources(&cg_dirs, res, linux.devices().as_deref().unwrap_or(&[]))?;
+    if let (Some(res), Some(linux)) = (&resources, spec.linux()) {
+        if !cg_dirs.is_empty() {
+            // A rootless container cannot have a device cgroup: its devices are bind mounts
+            // of nodes the user may already open.
+            let mut res = res.clone();
+            if rt.rootless {
+                res.set_devices(None);
+            }
+            cgroups::apply_resources(&cg_dirs, &res, linux.devices().as_deref().unwrap_or(&[]))?;
         }
     }
     // Relative bind sources are relative to the bundle, as in runc.
@@ -166,8 +215,11 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
     // The child must not keep the parent's end of the sync socket (its EOF is how init learns
     // that create died) nor the state-dir lock (start would wait on it forever).
     let close_in_child = [parent_chan.0.as_raw_fd(), container.lock_fd()];
+    // On cgroup v2 init is born in its cgroup (CLONE_INTO_CGROUP) and never runs outside it.
+    let cg_target = cgroups::clone_target(&cg_dirs);
     let pid = clone_init(
         &plan,
+        cg_target.as_ref().map(|f| f.as_raw_fd()),
         &close_in_child,
         |chan| {
             init::main(init::InitArgs {
@@ -179,6 +231,7 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
                 console: console_fd,
                 no_pivot: opts.no_pivot,
                 preserve_fds: opts.preserve_fds,
+                seccomp: seccomp.as_ref(),
             })
         },
         child_chan,
@@ -189,7 +242,7 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
     if plan.new_user {
         idmap::write(pid, &spec)?;
     }
-    cgroups::join(&cg_dirs, pid)?;
+    cgroups::join(&cg_dirs, pid, cg_target.is_some())?;
     if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         let p = format!("/proc/{pid}/oom_score_adj");
         fs::write(&p, adj.to_string()).ctx("write", format!("{p} (process.oomScoreAdj)"))?;
@@ -226,6 +279,11 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
         pid,
         spec,
     })
+}
+
+/// Compiled seccomp filters, by profile. `@` cannot appear in a container id.
+pub fn seccomp_cache(rt: &Runtime) -> PathBuf {
+    rt.root.join("@seccomp")
 }
 
 /// The state document hooks read on stdin.
@@ -266,6 +324,7 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
 /// are entered by the parent for its children only, and left again right after the clone.
 fn clone_init(
     plan: &namespaces::Plan,
+    cgroup: Option<RawFd>,
     close_in_child: &[RawFd],
     child: impl FnOnce(sync::Channel),
     child_chan: sync::Channel,
@@ -281,7 +340,13 @@ fn clone_init(
         restore.push((mine, own));
     }
     let mut args = sys::CloneArgs {
-        flags: plan.clone_flags,
+        flags: plan.clone_flags
+            | if cgroup.is_some() {
+                sys::CLONE_INTO_CGROUP
+            } else {
+                0
+            },
+        cgroup: cgroup.map_or(0, |fd| fd as u64),
         exit_signal: libc::SIGCHLD as u64,
         ..Default::default()
     };

@@ -32,6 +32,7 @@ fn wants_terminal(opts: &CreateOpts) -> Result<bool> {
 }
 
 pub fn run(rt: &Runtime, opts: &RunOpts) -> Result<i32> {
+    crate::process::identity::reserve_preserved_fds(opts.create.preserve_fds)?;
     let terminal = wants_terminal(&opts.create)?;
     if opts.detach {
         let console = match &opts.create.console_socket {

@@ -2,7 +2,7 @@
 //! groups, no_new_privs, umask, cwd, environment, and the lookup of the program. Runs inside the
 //! container (after pivot_root, or after joining the container's mount namespace).
 
-use super::{exec, rlimits, user};
+use super::{exec, rlimits, sched, user};
 use crate::error::{Ctx, Error, Result};
 use crate::security::capabilities;
 use crate::security::seccomp::Prepared;
@@ -30,6 +30,13 @@ pub struct Ready {
 /// few of our own syscalls as possible have to pass it.
 pub fn apply(process: &Process, in_userns: bool, seccomp: Option<&Prepared>) -> Result<Ready> {
     rlimits::apply(process.rlimits().as_deref().unwrap_or(&[]))?;
+    // Before the user switch: real-time policies and classes need privileges it drops.
+    if let Some(s) = process.scheduler() {
+        sched::set_scheduler(s)?;
+    }
+    if let Some(p) = process.io_priority() {
+        sched::set_io_priority(p)?;
+    }
     if let Some(f) = seccomp.filter(|_| !process.no_new_privileges().unwrap_or(false)) {
         f.install()?;
     }
@@ -122,4 +129,28 @@ pub fn exec_or_exit(r: &Ready, late_seccomp: Option<&Prepared>) -> ! {
     };
     // SAFETY: _exit skips the parent's atexit handlers and buffered state.
     unsafe { libc::_exit(code) }
+}
+
+/// Make sure fds 3..3+n are all open before hull opens anything of its own: a gap in the
+/// range the caller promised would be filled by one of hull's fds (a cgroup directory, our
+/// private procfs) which `seal_fds` would then hand to the container, a leaked host fd as in
+/// CVE-2024-21626. Gaps get /dev/null.
+pub fn reserve_preserved_fds(n: u32) -> Result<()> {
+    for fd in 3..3 + n as RawFd {
+        // SAFETY: F_GETFD only queries the descriptor.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1 {
+            continue;
+        }
+        let null = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .ctx("open", "/dev/null")?;
+        // SAFETY: dup2 onto a free number; the original is closed when `null` drops.
+        if unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), fd) } < 0 {
+            return Err(std::io::Error::last_os_error())
+                .ctx("dup2 /dev/null onto preserved fd", fd);
+        }
+    }
+    Ok(())
 }

@@ -4,5 +4,6 @@
 pub mod exec;
 pub mod identity;
 pub mod rlimits;
+pub mod sched;
 pub mod tty;
 pub mod user;

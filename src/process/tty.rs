@@ -77,9 +77,47 @@ pub fn set_size(fd: RawFd, rows: u16, cols: u16) {
     unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
 }
 
-/// Bind the pty slave over /dev/console (created as an empty file when missing).
+/// Bind the pty slave over /dev/console. The target is opened with O_NOFOLLOW in the fd of
+/// the container's /dev and checked to be a plain file or device outside procfs and sysfs:
+/// a /dev/console symlink (to a procfs file, say) would otherwise get the pty bound over
+/// whatever it points at (CVE-2025-52565). Anything else in its place is removed first.
 pub fn mount_console(root: RawFd, pty: &Pty) -> Result<()> {
-    let target = resolve::ensure_file(root, Path::new("/dev/console"))?;
+    let dev = resolve::mkdir_all(root, Path::new("/dev"))?;
+    let name = Path::new("console");
+    if let Ok(fd) = sys::openat(dev.as_raw_fd(), name, libc::O_PATH | libc::O_NOFOLLOW, 0) {
+        let st = sys::fstat(fd.as_raw_fd()).ctx("stat", "/dev/console")?;
+        let kind = st.st_mode & libc::S_IFMT;
+        if kind != libc::S_IFREG && kind != libc::S_IFCHR {
+            let c = sys::cstr(name)?;
+            // SAFETY: unlinkat of one name in an open directory fd.
+            if unsafe { libc::unlinkat(dev.as_raw_fd(), c.as_ptr(), 0) } != 0 {
+                return Err(std::io::Error::last_os_error()).ctx("remove non-file", "/dev/console");
+            }
+        }
+    }
+    match sys::openat(
+        dev.as_raw_fd(),
+        name,
+        libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_WRONLY,
+        0o600,
+    ) {
+        Ok(_) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+        Err(e) => return Err(e).ctx("create", "/dev/console"),
+    }
+    let target = sys::openat(dev.as_raw_fd(), name, libc::O_PATH | libc::O_NOFOLLOW, 0)
+        .ctx("open", "/dev/console")?;
+    let st = sys::fstat(target.as_raw_fd()).ctx("stat", "/dev/console")?;
+    let kind = st.st_mode & libc::S_IFMT;
+    let fs = sys::fstatfs_type(target.as_raw_fd()).ctx("statfs", "/dev/console")?;
+    const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+    const SYSFS_MAGIC: i64 = 0x6265_6572;
+    if (kind != libc::S_IFREG && kind != libc::S_IFCHR)
+        || fs == PROC_SUPER_MAGIC
+        || fs == SYSFS_MAGIC
+    {
+        return Err(Error::msg("/dev/console in the container is not a plain file or device; refusing to mount the console on it"));
+    }
     let tree = sys::open_tree(
         pty.slave.as_raw_fd(),
         Path::new(""),

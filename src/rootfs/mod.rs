@@ -3,6 +3,7 @@
 //! up) pivot_root and the masked/read-only paths.
 
 pub mod cgroupfs;
+pub mod copyup;
 pub mod devices;
 pub mod mounts;
 pub mod options;
@@ -40,12 +41,18 @@ fn root_propagation(spec: &Spec) -> u64 {
 
 /// Everything before the console and pivot_root. Returns an fd of the rootfs mount.
 pub fn prepare(spec: &Spec, rootfs: &Path, in_userns: bool) -> Result<OwnedFd> {
-    let mut prop = root_propagation(spec);
-    // pivot_root refuses shared mounts; a shared root is set up slave and made shared after.
-    if prop & libc::MS_SHARED != 0 {
-        prop = libc::MS_SLAVE | libc::MS_REC;
-    }
-    sys::mount(None, Path::new("/"), None, prop, None).ctx("set propagation of", "/")?;
+    // Nothing we mount may propagate back to the host: everything becomes a slave first.
+    // rootfsPropagation is applied to the container's own root after pivot_root (see
+    // `enter`): applied here, shared would make pivot_root fail and unbindable would refuse
+    // the rootfs bind below.
+    sys::mount(
+        None,
+        Path::new("/"),
+        None,
+        libc::MS_SLAVE | libc::MS_REC,
+        None,
+    )
+    .ctx("set propagation of", "/")?;
     sys::mount(
         Some(rootfs),
         rootfs,
@@ -112,8 +119,8 @@ pub fn enter(spec: &Spec, rootfs: &Path, no_pivot: bool) -> Result<()> {
         pivot::pivot(rootfs)?;
     }
     let prop = root_propagation(spec);
-    if prop & libc::MS_SHARED != 0 {
-        sys::mount(None, Path::new("/"), None, prop, None).ctx("set propagation of", "/")?;
+    if prop != libc::MS_SLAVE | libc::MS_REC {
+        sys::mount(None, Path::new("/"), None, prop, None).ctx("set rootfsPropagation of", "/")?;
     }
     Ok(())
 }

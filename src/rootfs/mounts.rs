@@ -8,7 +8,6 @@ use crate::error::{Ctx, Error, Result};
 use crate::sys::{self, MountAttr};
 use oci_spec::runtime::Mount;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Apply attributes and propagation to an attached mount.
@@ -89,23 +88,22 @@ pub fn mount_entry(root: RawFd, m: &Mount, index: usize) -> Result<()> {
             .source()
             .as_ref()
             .map(|s| s.to_string_lossy().into_owned());
-        let mnt = new_fs(&fstype, src.as_deref(), &o)?;
+        let mut first = o.clone();
         if o.copy_up {
-            if fstype != "tmpfs" {
-                return Err(in_config(
-                    Error::Config(format!(
-                        "mount {}: tmpcopyup is only for tmpfs, not {fstype}",
-                        dest.display()
-                    )),
-                    index,
-                ));
-            }
-            // The detached tmpfs is reachable through its fd: fill it before attaching.
-            copy_up(target.as_raw_fd(), mnt.as_raw_fd(), dest)?;
+            // Filled before it is attached, so it must be writable until then.
+            first.set &= !sys::MOUNT_ATTR_RDONLY;
+        }
+        let mnt = new_fs(&fstype, src.as_deref(), &first)?;
+        if o.copy_up {
+            super::copyup::copy_tree(target.as_raw_fd(), mnt.as_raw_fd(), dest, 0)?;
         }
         sys::move_mount_fd(&mnt, target.as_raw_fd()).ctx("mount onto", dest.display())?;
         let mut after = o.clone();
-        after.set = 0;
+        after.set = if o.copy_up {
+            o.set & sys::MOUNT_ATTR_RDONLY
+        } else {
+            0
+        };
         after.clear = 0;
         set_attrs(mnt.as_raw_fd(), &after, dest)
     };
@@ -131,52 +129,6 @@ fn bind(root: RawFd, m: &Mount, o: &MountOptions) -> Result<()> {
     let tree = sys::open_tree(libc::AT_FDCWD, &src, flags).ctx("bind", src.display())?;
     sys::move_mount_fd(&tree, target.as_raw_fd()).ctx("bind mount onto", dest.display())?;
     set_attrs(tree.as_raw_fd(), o, dest)
-}
-
-/// Copy the directory `src` (the mount point in the rootfs) into `dst` (the new tmpfs), keeping
-/// modes and owners; symlinks are copied, never followed. The container is not running yet, so
-/// the tree does not change under us.
-fn copy_up(src: RawFd, dst: RawFd, dest: &Path) -> Result<()> {
-    let from = PathBuf::from(format!("/proc/self/fd/{src}"));
-    let to = PathBuf::from(format!("/proc/self/fd/{dst}"));
-    let meta = std::fs::metadata(&from).ctx("stat tmpcopyup source", dest.display())?;
-    std::os::unix::fs::chown(&to, Some(meta.uid()), Some(meta.gid()))
-        .ctx("chown tmpfs", dest.display())?;
-    std::fs::set_permissions(&to, meta.permissions()).ctx("chmod tmpfs", dest.display())?;
-    copy_tree(&from, &to, dest)
-}
-
-fn copy_tree(from: &Path, to: &Path, dest: &Path) -> Result<()> {
-    use std::os::unix::fs::{lchown, symlink};
-    let entries = std::fs::read_dir(from).ctx("tmpcopyup: read", dest.display())?;
-    for entry in entries {
-        let entry = entry.ctx("tmpcopyup: read", dest.display())?;
-        let name = entry.file_name();
-        let (src, dst) = (from.join(&name), to.join(&name));
-        let shown = dest.join(&name);
-        let meta = std::fs::symlink_metadata(&src).ctx("tmpcopyup: stat", shown.display())?;
-        let ft = meta.file_type();
-        if ft.is_dir() {
-            std::fs::create_dir(&dst).ctx("tmpcopyup: mkdir", shown.display())?;
-            copy_tree(&src, &dst, &shown)?;
-        } else if ft.is_symlink() {
-            let target = std::fs::read_link(&src).ctx("tmpcopyup: readlink", shown.display())?;
-            symlink(&target, &dst).ctx("tmpcopyup: symlink", shown.display())?;
-        } else if ft.is_file() {
-            std::fs::copy(&src, &dst).ctx("tmpcopyup: copy", shown.display())?;
-        } else {
-            // Devices, fifos and sockets are skipped: images do not keep them in tmpfs dirs.
-            continue;
-        }
-        lchown(&dst, Some(meta.uid()), Some(meta.gid()))
-            .ctx("tmpcopyup: chown", shown.display())?;
-        if !ft.is_symlink() {
-            // after chown, which clears setuid/setgid bits
-            std::fs::set_permissions(&dst, meta.permissions())
-                .ctx("tmpcopyup: chmod", shown.display())?;
-        }
-    }
-    Ok(())
 }
 
 fn in_config(e: Error, index: usize) -> Error {

@@ -20,8 +20,7 @@ pub struct MountOptions {
     pub sb_flags: Vec<String>,
     /// Filesystem-specific data: `mode=755`, `size=65536k`, `newinstance`...
     pub data: Vec<String>,
-    /// `tmpcopyup` (runc's extension, used by podman's --tmpfs): the new tmpfs starts with a
-    /// copy of what the image has at the mount point.
+    /// `tmpcopyup`: fill a new tmpfs with what the image has at its destination.
     pub copy_up: bool,
 }
 
@@ -149,6 +148,6 @@ mod tests {
         assert_eq!(o.set, 0);
         assert_eq!(o.clear, MOUNT_ATTR_RDONLY);
         assert!(parse(&["idmap".to_string()]).is_err());
-        assert!(p(&["tmpcopyup", "mode=1777"]).copy_up);
+        assert!(p(&["tmpcopyup"]).copy_up);
     }
 }

@@ -21,7 +21,16 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
     )
     .ctx("open", rootfs.display())?;
     nix::unistd::fchdir(&new).ctx("chdir", rootfs.display())?;
-    sys::pivot_root_dot().ctx("pivot_root", rootfs.display())?;
+    match sys::pivot_root_dot() {
+        // pivot_root refuses a new root whose parent mount is shared: the bundle can sit on a
+        // mount that is a slave *and* shared. Make that one mount private, as runc does, and
+        // retry (only then is mountinfo read).
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            make_parent_mount_private(rootfs)?;
+            sys::pivot_root_dot().ctx("pivot_root", rootfs.display())?;
+        }
+        r => r.ctx("pivot_root", rootfs.display())?,
+    }
     nix::unistd::fchdir(&old).ctx("chdir", "old root")?;
     // The old root must not propagate its unmount back to the host.
     sys::mount(
@@ -35,6 +44,35 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
     nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH).ctx("unmount old root", "/")?;
     nix::unistd::chdir("/").ctx("chdir", "/")?;
     Ok(())
+}
+
+fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
+    let parent = rootfs.parent().unwrap_or(Path::new("/"));
+    let info =
+        std::fs::read_to_string("/proc/self/mountinfo").ctx("read", "/proc/self/mountinfo")?;
+    // The mount holding the parent: the longest mount point that is a prefix of it (the last
+    // such line when mounts are stacked on one point).
+    let mut best: Option<std::path::PathBuf> = None;
+    for line in info.lines() {
+        let Some(mp) = line.split(' ').nth(4) else {
+            continue;
+        };
+        let mp = std::path::PathBuf::from(
+            mp.replace("\\040", " ")
+                .replace("\\011", "\t")
+                .replace("\\134", "\\"),
+        );
+        if parent.starts_with(&mp)
+            && best
+                .as_ref()
+                .is_none_or(|b| mp.as_os_str().len() >= b.as_os_str().len())
+        {
+            best = Some(mp);
+        }
+    }
+    let mp = best.unwrap_or_else(|| std::path::PathBuf::from("/"));
+    sys::mount(None, &mp, None, libc::MS_PRIVATE, None)
+        .ctx("make private the mount of", mp.display())
 }
 
 /// `--no-pivot`: move the rootfs over / and chroot into it (for ramfs roots, where

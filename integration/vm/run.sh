@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# cgroup v2 tests in a VM: qemu (software emulation, no KVM: this machine's /dev/kvm only runs
+# PVM guests) boots Debian's kernel with an initramfs holding busybox, hull and its libraries,
+# on a pure cgroup v2 host, runs guest-tests.sh and reports its VMTEST lines.
+# usage: integration/vm/run.sh [HULL_BINARY]     (exit 0 only if every check passed)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+hull=${1:-$top/target/debug/hull}
+cache=${HULL_VM_CACHE:-/var/cache/hull-vm}
+need=""
+for p in qemu-system-x86 cpio busybox-static; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need="$need $p"
+done
+if [ -n "$need" ]; then
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+fi
+[ -x "$hull" ] || { echo "vm: no hull binary at $hull (cargo build -p hull first)" >&2; exit 1; }
+mkdir -p "$cache"
+kernel=$(ls "$cache"/boot/vmlinuz-* 2>/dev/null | head -1 || true)
+if [ -z "$kernel" ]; then
+  pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/{print $2; exit}')
+  [ -n "$pkg" ] || { apt-get update -qq; pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/{print $2; exit}'); }
+  (cd "$cache" && apt-get download -qq "$pkg" 2>/dev/null && dpkg -x "$pkg"_*.deb . && rm -f "$pkg"_*.deb)
+  kernel=$(ls "$cache"/boot/vmlinuz-* | head -1)
+fi
+work=$(mktemp -d /tmp/hull-vm.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+root=$work/initramfs
+mkdir -p "$root"/{bin,tests,etc}
+cp /bin/busybox "$root/bin/busybox"
+for a in $("$root/bin/busybox" --list); do [ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"; done
+strip -o "$root/bin/hull" "$hull"
+# hull's shared libraries, at the paths the dynamic linker looks for them.
+for lib in $(ldd "$hull" | awk '$3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+  mkdir -p "$root$(dirname "$lib")"
+  cp -L "$lib" "$root$lib"
+done
+# The guest has no python: its configs are made here from `hull spec`.
+"$hull" spec --bundle "$work"
+python3 - "$work/config.json" "$root/tests" <<'PY'
+import json, sys
+base = json.load(open(sys.argv[1]))
+base["process"]["terminal"] = False
+base["root"]["readonly"] = False
+base["linux"]["resources"].update({"memory": {"limit": 67108864, "swap": 134217728},
+                                   "pids": {"limit": 42},
+                                   "cpu": {"shares": 1024, "quota": 50000, "period": 100000}})
+scripts = {
+    "limits": "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory.swap.max /sys/fs/cgroup/pids.max "
+              "/sys/fs/cgroup/cpu.weight /sys/fs/cgroup/cpu.max; cat /proc/self/cgroup",
+    "devices": "head -c 4 /dev/zero | wc -c; mknod /tmp/sda b 8 0; "
+               "head -c 1 /tmp/sda >/dev/null 2>&1 && echo READ-BLOCK-DEVICE || echo denied",
+    "sleeper": "sleep 100",
+}
+for name, script in scripts.items():
+    c = json.loads(json.dumps(base))
+    c["process"]["args"] = ["sh", "-c", script]
+    if name == "devices":
+        # mknod must be allowed by capabilities so that the device filter is what stops the read.
+        for k in ("bounding", "effective", "permitted"):
+            c["process"]["capabilities"][k].append("CAP_MKNOD")
+    json.dump(c, open(f"{sys.argv[2]}/config-{name}.json", "w"), indent=1)
+PY
+cp "$here/guest-init.sh" "$root/init"
+cp "$here/guest-tests.sh" "$root/tests/guest-tests.sh"
+chmod +x "$root/init" "$root/tests/guest-tests.sh"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1 > "$work/initrd.gz")
+log=$work/console.log
+# systemd.unified_cgroup_hierarchy is for systemd; the guest mounts cgroup2 itself, and
+# cgroup_no_v1=all keeps every controller on the v2 hierarchy.
+timeout ${HULL_VM_TIMEOUT:-180} qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot \
+  -kernel "$kernel" -initrd "$work/initrd.gz" \
+  -append "console=ttyS0 quiet panic=-1 cgroup_no_v1=all rdinit=/init" </dev/null >"$log" 2>&1 || true
+grep -a 'VMTEST\|  | ' "$log" | tr -d '\r'
+pass=$(grep -ac 'VMTEST ok ' "$log" || true)
+failed=$(grep -ac 'VMTEST FAIL ' "$log" || true)
+if ! grep -aq 'VMTEST done' "$log"; then
+  echo "vm: the guest did not finish; last console lines:" >&2
+  tail -30 "$log" | tr -d '\r' >&2
+  failed=$((failed + 1))
+fi
+echo "vm: $pass passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,31 @@
+//! cgroup v2 with real controllers, tested in a VM: this host is hybrid (v1 controllers), so
+//! integration/vm/run.sh boots Debian's kernel under qemu (software emulation) on a pure v2
+//! host and runs hull there: limits, the eBPF device filter, CLONE_INTO_CGROUP, freeze,
+//! update, ps, delete. It prints one VMTEST line per check.
+
+use std::process::Command;
+
+#[test]
+fn cgroup_v2_in_a_vm() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/integration/vm/run.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_hull"))
+        .output()
+        .expect("run integration/vm/run.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}{stderr}");
+    assert!(
+        out.status.success(),
+        "cgroup v2 VM checks failed (see VMTEST lines above)"
+    );
+    let passed = stdout
+        .lines()
+        .filter(|l| l.starts_with("VMTEST ok "))
+        .count();
+    assert!(
+        passed >= 20,
+        "expected at least 20 passing VM checks, saw {passed}"
+    );
+}
