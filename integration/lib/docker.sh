@@ -37,11 +37,12 @@ dcgroup() { # dcgroup CTRL NAME: host cgroup dir of container NAME in controller
   cid=$(D inspect -f '{{.Id}}' "$2")
   echo "/sys/fs/cgroup/$1/$DOCK_CGPARENT/$cid"
 }
-# every place dockerd's runtimes keep state (runtime-runc/moby, whatever the runtime's name)
+# every place dockerd's runtimes keep state (runtime-runc/moby, whatever the runtime's name);
+# hull's compiled-seccomp cache (@seccomp) is not a container
 druntime_state() {
   local r
   for r in "$DOCK_DIR"/exec/runtime-*/moby; do
-    [ -d "$r" ] && ls "$r"
+    [ -d "$r" ] && ls "$r" | grep -v '^@seccomp$'
   done
   return 0
 }
