@@ -70,6 +70,10 @@ cleanup() {
   for c in $STARTED; do "${c}_down" >/dev/null 2>&1; done
   # any daemon we started and that is still alive
   for p in $(cat "$WORK/pids" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+  # our cgroup trees once more: a conmon or shim killed just before may not have been reaped
+  # when its client's cleanup ran
+  sleep 1
+  for cg in hullint hullint_podman hullint_docker hullint_cri; do rmdir_cgroups $cg; done
   # mounts under the work dir, deepest first
   grep -o " $WORK[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   for d in $RUN_DIRS; do rmdir "$d" 2>/dev/null; done

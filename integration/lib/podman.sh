@@ -92,6 +92,7 @@ podman_down() {
     { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "conmon.*$POD_DIR" && kill -9 "${p#/proc/}" 2>/dev/null
   done
   RUNTIME=runc P rmi -af >/dev/null 2>&1 || true
+  sleep 1 # let the killed conmons be reaped before their cgroups are removed
   grep -o " $POD_DIR[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   rmdir_cgroups "$POD_CGPARENT"
   return 0
