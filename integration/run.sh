@@ -74,6 +74,10 @@ cleanup() {
   # when its client's cleanup ran
   sleep 1
   for cg in hullint hullint_podman hullint_docker hullint_cri; do rmdir_cgroups $cg; done
+  for d in /sys/fs/cgroup/*; do
+    grep -qx "${d##*/}" <<<"$CG_BEFORE" && continue
+    [ "$(stat -f -c %T "$d")" = tmpfs ] && rmdir "$d" 2>/dev/null
+  done
   # mounts under the work dir, deepest first
   grep -o " $WORK[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   for d in $RUN_DIRS; do rmdir "$d" 2>/dev/null; done
@@ -86,6 +90,8 @@ RUN_DIRS=""
 for d in /run/containerd/s /run/containerd/fifo /run/containerd /run/runc; do
   [ -e "$d" ] || RUN_DIRS="$RUN_DIRS $d"
 done
+# /sys/fs/cgroup entries before the run (podman may add plain dirs for unmounted controllers)
+CG_BEFORE=$(ls /sys/fs/cgroup)
 STARTED=""
 SCEN_PID=
 trap cleanup EXIT

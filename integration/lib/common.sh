@@ -67,6 +67,12 @@ rmdir_cgroups() {
   local d
   for d in /sys/fs/cgroup/*/"$1" /sys/fs/cgroup/"$1"; do
     [ -d "$d" ] || continue
+    if [ "$(stat -f -c %T "$d")" = tmpfs ]; then
+      # not a cgroup: podman's conmon makes plain dirs (with a "tasks" file) for controllers
+      # that are not mounted here (hugetlb, net_cls, net_prio, perf_event)
+      rm -rf "$d"
+      continue
+    fi
     find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
   done
 }
