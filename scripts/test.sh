@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run every test (as root: the tests create real containers). Prints cargo's summary lines.
+# Run every test (as root: the tests create real containers). Prints cargo's summary lines,
+# then the client table of integration/run.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "test.sh: run as root (the tests create containers)" >&2; exit 1; }
@@ -10,3 +11,8 @@ cargo test --workspace -- --test-threads=2
 # oci-conformance/expected-failures.txt. (Side by side with runc and crun: see
 # oci-conformance/README.md; CI runs hull alone to keep its time down.)
 timeout 900 target/debug/oci-conformance --runtime target/debug/hull --expected-failures oci-conformance/expected-failures.txt
+# hull driven by containerd (ctr), podman, dockerd and the CRI, next to runc (about 2.5 min);
+# HULL_SKIP_CLIENTS=1 skips it.
+if [ -z "${HULL_SKIP_CLIENTS:-}" ]; then
+  bash integration/run.sh all
+fi

@@ -70,7 +70,7 @@ pub fn hierarchies() -> Result<Vec<Hierarchy>> {
 }
 
 /// The caller's own cgroup in each hierarchy, from /proc/self/cgroup.
-fn own_cgroups() -> Result<BTreeMap<String, PathBuf>> {
+pub fn own_cgroups() -> Result<BTreeMap<String, PathBuf>> {
     let s = fs::read_to_string("/proc/self/cgroup").ctx("read", "/proc/self/cgroup")?;
     Ok(s.lines()
         .filter_map(|l| {

@@ -96,11 +96,14 @@ pub fn apply(
     let w = Writer { dirs };
     if let Some(m) = r.memory() {
         let f = "linux.resources.memory";
-        if let Some(l) = m.limit() {
+        // 0 means unset for limit, swap, reservation and kernelTCP, as in runc: `docker update`
+        // sends every memory field, 0 for those not given (writing 0 fails with EBUSY).
+        let swap = m.swap().filter(|v| *v != 0);
+        if let Some(l) = m.limit().filter(|v| *v != 0) {
             // memsw (memory+swap) must never be below the memory limit: raise it first.
             let cur_memsw = w.read_i64("memory", "memory.memsw.limit_in_bytes");
             // runc's rule: an unlimited memory limit with no swap given lifts memsw too.
-            let swap = m.swap().or((l == -1).then_some(-1));
+            let swap = swap.or((l == -1).then_some(-1));
             if let (Some(cur), Some(swap)) = (cur_memsw, swap) {
                 if swap == -1 || swap > cur {
                     w.write(
@@ -118,7 +121,7 @@ pub fn apply(
                 &format!("{f}.limit"),
             )?;
         }
-        if let Some(s) = m.swap() {
+        if let Some(s) = swap {
             if w.read_i64("memory", "memory.memsw.limit_in_bytes")
                 .is_some()
             {
@@ -134,7 +137,7 @@ pub fn apply(
                 )));
             }
         }
-        if let Some(v) = m.reservation() {
+        if let Some(v) = m.reservation().filter(|v| *v != 0) {
             w.write(
                 "memory",
                 "memory.soft_limit_in_bytes",
@@ -174,7 +177,7 @@ pub fn apply(
                 &format!("{f}.disableOOMKiller"),
             )?;
         }
-        if let Some(v) = m.kernel_tcp() {
+        if let Some(v) = m.kernel_tcp().filter(|v| *v != 0) {
             w.write(
                 "memory",
                 "memory.kmem.tcp.limit_in_bytes",
@@ -248,7 +251,9 @@ pub fn apply(
     }
     if let Some(b) = r.block_io() {
         let f = "linux.resources.blockIO";
-        if let Some(v) = b.weight() {
+        // 0 means unset, as in runc: dockerd always sends weight 0, and hosts without a
+        // proportional-weight IO scheduler have no blkio.weight file to write it to.
+        if let Some(v) = b.weight().filter(|v| *v != 0) {
             w.write(
                 "blkio",
                 "blkio.weight",
@@ -256,7 +261,7 @@ pub fn apply(
                 &format!("{f}.weight"),
             )?;
         }
-        if let Some(v) = b.leaf_weight() {
+        if let Some(v) = b.leaf_weight().filter(|v| *v != 0) {
             w.write(
                 "blkio",
                 "blkio.leaf_weight",
@@ -265,7 +270,7 @@ pub fn apply(
             )?;
         }
         for d in b.weight_device().iter().flatten() {
-            if let Some(v) = d.weight() {
+            if let Some(v) = d.weight().filter(|v| *v != 0) {
                 w.write(
                     "blkio",
                     "blkio.weight_device",
@@ -273,7 +278,7 @@ pub fn apply(
                     &format!("{f}.weightDevice"),
                 )?;
             }
-            if let Some(v) = d.leaf_weight() {
+            if let Some(v) = d.leaf_weight().filter(|v| *v != 0) {
                 w.write(
                     "blkio",
                     "blkio.leaf_weight_device",

@@ -42,6 +42,7 @@ pub fn run(_rt: &Runtime, _a: Args) -> Result<i32> {
         "strictatime",
         "suid",
         "sync",
+        "tmpcopyup",
         "unbindable",
         "ratime",
         "rdev",

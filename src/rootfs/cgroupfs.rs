@@ -1,6 +1,8 @@
 //! A `cgroup` mount inside the container. On cgroup v2 it is one cgroup2 mount; on v1 and
-//! hybrid hosts it is a tmpfs holding one mount per hierarchy, as runc lays it out. Init has its
-//! own cgroup namespace by now, so each mount shows the container's cgroup as its root.
+//! hybrid hosts it is a tmpfs holding one mount per hierarchy, as runc lays it out. Init is in
+//! its cgroups by now: with its own cgroup namespace a new mount shows the container's cgroup as
+//! its root; without one (podman and docker on v1 hosts) that would be the host's whole
+//! hierarchy, so the container's own cgroup directory is bind-mounted instead, as runc does.
 
 use super::mounts::{new_fs, set_attrs};
 use super::options::MountOptions;
@@ -30,6 +32,7 @@ pub fn mount(root: RawFd, dest: &Path, fstype: &str, o: &MountOptions) -> Result
         ..Default::default()
     };
     let tmp = new_fs("tmpfs", Some("tmpfs"), &tmpfs_opts)?;
+    let own = crate::cgroups::own_cgroups()?;
     sys::move_mount_fd(&tmp, top.as_raw_fd()).ctx("mount tmpfs onto", dest.display())?;
     for h in &hier {
         let (name, fs, data): (&str, &str, Vec<String>) = if h.key.is_empty() {
@@ -43,7 +46,25 @@ pub fn mount(root: RawFd, dest: &Path, fstype: &str, o: &MountOptions) -> Result
             data,
             ..fs_opts.clone()
         };
-        let mnt = new_fs(fs, Some("cgroup"), &opts)?;
+        // Outside a cgroup namespace /proc/self/cgroup shows the container's full path.
+        let host_dir = own
+            .get(&h.key)
+            .filter(|p| p.as_path() != Path::new("/"))
+            .map(|p| h.mountpoint.join(p.strip_prefix("/").unwrap_or(p)));
+        let mnt = match host_dir {
+            Some(dir) => {
+                let t = sys::open_tree(libc::AT_FDCWD, &dir, sys::OPEN_TREE_CLONE)
+                    .ctx("bind cgroup", dir.display())?;
+                let attrs = MountOptions {
+                    set: opts.set,
+                    clear: opts.clear,
+                    ..Default::default()
+                };
+                set_attrs(t.as_raw_fd(), &attrs, &dest.join(name))?;
+                t
+            }
+            None => new_fs(fs, Some("cgroup"), &opts)?,
+        };
         sys::move_mount_fd(&mnt, sub.as_raw_fd())
             .ctx("mount cgroup onto", dest.join(name).display())?;
         // Controllers that share a hierarchy get runc's compatibility links (cpu -> cpu,cpuacct).

@@ -8,6 +8,7 @@ use crate::error::{Ctx, Error, Result};
 use crate::sys::{self, MountAttr};
 use oci_spec::runtime::Mount;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Apply attributes and propagation to an attached mount.
@@ -96,6 +97,12 @@ pub fn mount_entry(root: RawFd, m: &Mount, index: usize) -> Result<()> {
         let mnt = new_fs(&fstype, src.as_deref(), &first)?;
         if o.copy_up {
             super::copyup::copy_tree(target.as_raw_fd(), mnt.as_raw_fd(), dest, 0)?;
+            // runc gives the tmpfs the mode of the directory it covers: podman's --tmpfs /etc
+            // must stay 0755, not tmpfs' default 1777.
+            let st = sys::fstat(target.as_raw_fd()).ctx("stat", dest.display())?;
+            let top = format!("/proc/self/fd/{}", mnt.as_raw_fd());
+            std::fs::set_permissions(&top, std::fs::Permissions::from_mode(st.st_mode & 0o7777))
+                .ctx("chmod tmpfs", dest.display())?;
         }
         sys::move_mount_fd(&mnt, target.as_raw_fd()).ctx("mount onto", dest.display())?;
         let mut after = o.clone();
