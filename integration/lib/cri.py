@@ -2,7 +2,7 @@
 """A minimal CRI (runtime.v1) client for the containerd CRI scenarios.
 
 usage: cri.py SOCKET GEN_DIR HANDLER SCENARIO NAME
-  GEN_DIR holds api_pb2*.py generated from integration/cri/api.proto (run.sh makes them).
+  GEN_DIR holds api_pb2*.py generated from the CRI api.proto (lib/cri.sh fetches it from the k8s-cri crate and compiles it).
   SCENARIO: pod | bad-entrypoint. Exits 1 with a message on the first failed check; always
   stops and removes the pod it made.
 """

@@ -1,12 +1,29 @@
 # Kubernetes' path: containerd 1.6's CRI plugin (its own containerd instance) with a runtime
 # handler per runtime (runc.v2 shim, BinaryName = the wrapper, private Root), driven by
-# lib/cri.py, a small gRPC client over the CRI runtime.v1 API (cri/api.proto; grpcio from
+# lib/cri.py, a small gRPC client over the CRI runtime.v1 API (the CRI api.proto from the k8s-cri crate, fetched at run time; grpcio from
 # PyPI in a venv under .ci/cache). Host-network pods: there is no CNI here.
 
 CRI_DIR=$WORK/cri
 CRI_SOCK=$CRI_DIR/containerd.sock
 CRI_SCENARIOS="pod bad-entrypoint"
 CRI_VENV=${CRI_VENV:-$REPO/.ci/cache/hullint-venv}
+
+# The CRI runtime.v1 API definition is not kept in this repository: it is taken at run time
+# from the k8s-cri crate (crates.io), which ships Kubernetes' api.proto.
+cri_proto() {
+  local out=$CRI_DIR/proto/api.proto cargo_home=${CARGO_HOME:-$HOME/.cargo} crate tmp
+  [ -s "$out" ] && return 0
+  crate=$(ls "$cargo_home"/registry/cache/*/k8s-cri-0.11.0.crate 2>/dev/null | head -1)
+  if [ -z "$crate" ]; then
+    tmp=$(mktemp -d)
+    (cd "$tmp" && cargo init -q --name crifetch && cargo add -q k8s-cri@=0.11.0 && cargo fetch -q) || { rm -rf "$tmp"; return 1; }
+    rm -rf "$tmp"
+    crate=$(ls "$cargo_home"/registry/cache/*/k8s-cri-0.11.0.crate 2>/dev/null | head -1)
+  fi
+  [ -n "$crate" ] || return 1
+  mkdir -p "$CRI_DIR/proto"
+  tar -xzOf "$crate" k8s-cri-0.11.0/proto/v1.proto > "$out"
+}
 
 cri_up() {
   command -v containerd >/dev/null || { echo "containerd not installed"; return 1; }
@@ -15,9 +32,10 @@ cri_up() {
     python3 -m venv "$CRI_VENV" && "$CRI_VENV/bin/pip" install -q grpcio grpcio-tools ||
       { echo "cannot install grpcio/grpcio-tools from PyPI into $CRI_VENV"; return 1; }
   fi
+  cri_proto || { echo "cannot get the CRI API definition (k8s-cri 0.11.0 from crates.io)"; return 1; }
   mkdir -p "$CRI_DIR/gen"
-  (cd "$INT/cri" && "$CRI_VENV/bin/python" -m grpc_tools.protoc -I. --python_out="$CRI_DIR/gen" \
-    --grpc_python_out="$CRI_DIR/gen" api.proto) || { echo "protoc of cri/api.proto failed"; return 1; }
+  (cd "$CRI_DIR/proto" && "$CRI_VENV/bin/python" -m grpc_tools.protoc -I. --python_out="$CRI_DIR/gen" \
+    --grpc_python_out="$CRI_DIR/gen" api.proto) || { echo "protoc of the CRI api.proto failed"; return 1; }
   for rt in hull runc; do make_wrapper cri $rt; done
   cat >"$CRI_DIR/config.toml" <<CONF
 version = 2
