@@ -18,7 +18,7 @@ pub fn parse(data: &[u8]) -> std::result::Result<Spec, String> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if path == "." || path.is_empty() {
+        if path == "." || path == "?" || path.is_empty() {
             format!("invalid config: {inner}")
         } else {
             format!("invalid config field {path}: {inner}")
