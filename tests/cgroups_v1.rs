@@ -64,12 +64,23 @@ fn v1_oom_kill_is_reported_by_events() {
     let env = Env::new("cgv1oom");
     let b = env.bundle();
     b.edit(|c| c["linux"]["resources"]["memory"] = json!({"limit": 16777216, "swap": 16777216}));
-    // A child allocates past the limit (no swap here) and is OOM-killed; init lives on.
-    b.script("sleep 1; sh -c 'x=$(head -c 60000000 /dev/zero | tr \"\\0\" a); echo survived ${#x}'; echo child-done; sleep 30");
+    // A child allocates past the limit (no swap here) and is OOM-killed; init lives on: the
+    // child volunteers as the victim (oom_score_adj 1000; lowering init's would need
+    // CAP_SYS_RESOURCE), or a second OOM pass that runs before
+    // the first victim's memory is reaped may pick init and stop the container. The allocation
+    // waits for /dev/shm/go so that `events` has taken its baseline count first.
+    b.script("while [ ! -e /dev/shm/go ]; do sleep 0.1; done; sh -c 'echo 1000 >/proc/self/oom_score_adj; x=$(head -c 60000000 /dev/zero | tr \"\\0\" a); echo survived ${#x}'; echo child-done; sleep 30");
     let id = env.id("c");
     env.hull(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), &id])
         .ok();
     let (child, out, _err) = env.spawn(&["events", "--interval", "200ms", &id]);
+    assert!(
+        wait_until(Duration::from_secs(20), || fs::read_to_string(&out)
+            .unwrap_or_default()
+            .contains("\"type\":\"stats\"")),
+        "events printed no stats"
+    );
+    env.hull(&["exec", &id, "touch", "/dev/shm/go"]).ok();
     let seen = wait_until(Duration::from_secs(20), || {
         fs::read_to_string(&out)
             .unwrap_or_default()

@@ -60,10 +60,17 @@ pub fn run(rt: &Runtime, a: Args) -> Result<i32> {
     let mut ooms = hull::cgroups::stats::oom_kills(&dirs);
     let tick = Duration::from_millis(100).min(a.interval);
     let mut since = Duration::ZERO;
+    let mut last_dirs = dirs;
     loop {
         let Ok(dirs) = hull::lifecycle::running_cgroups(rt, &a.id) else {
+            // An OOM kill of the init ends the container between two ticks: the cgroup stays
+            // until `delete`, so its count still tells whether that kill was ours to report.
+            if hull::cgroups::stats::oom_kills(&last_dirs) > ooms {
+                crate::out!("{}", event("oom", &a.id, serde_json::Value::Null));
+            }
             return Ok(0);
         };
+        last_dirs = dirs.clone();
         let now = hull::cgroups::stats::oom_kills(&dirs);
         if now > ooms {
             crate::out!("{}", event("oom", &a.id, serde_json::Value::Null));
