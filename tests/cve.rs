@@ -73,8 +73,8 @@ fn cve_2019_5736_proc_self_exe_points_at_container_program() {
 }
 
 // The full #!/proc/self/exe race (exec of a script whose interpreter is /proc/self/exe while a
-// second container process waits to reopen the runtime binary for writing) succeeds against
-// hull: see /tmp/cve-failures/ and the closing note. It is kept out of this file until fixed.
+// second container process waits to reopen the runtime binary for writing) is in
+// tests/cve_regressions.rs.
 
 // ---------------------------------------------------------------------------------------------
 // CVE-2024-21626: a leaked host directory fd used as the process's cwd.

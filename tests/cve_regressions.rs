@@ -1,5 +1,5 @@
 //! Attacks that once succeeded against hull, kept as regression tests: CVE-2019-5736 through
-//! `#!/proc/self/exe` (fixed by re-executing from a sealed memfd), /dev/console as a symlink
+//! `#!/proc/self/exe` (fixed by re-executing from a read-only bind mount of the binary, or a sealed memfd when rootless), /dev/console as a symlink
 //! into procfs, `exec --cap` parsing, init's procfs reachable with CAP_SYS_PTRACE before
 //! start, and sysctls that are not namespaced.
 
@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 /// host binary); the kernel runs the runtime binary inside the container, dumpable, as the
 /// container's root. A second container process opens /proc/PID/exe, waits for ETXTBSY to
 /// clear and reopens it for writing through /proc/self/fd. The runtime under test is a copy,
-/// so a successful attack damages nothing else. hull now re-executes from a sealed memfd
-/// before it clones anything, so what the attacker reaches is that memfd, and writes fail.
+/// so a successful attack damages nothing else. hull now re-executes from a detached read-only
+/// bind mount of its binary (a sealed memfd when rootless) before it clones anything, so what
+/// the attacker reaches is that read-only file, and writes fail.
 #[test]
 fn cve_2019_5736_overwrite_runtime_via_shebang_proc_self_exe() {
     let env = Env::new("cve5736b");

@@ -100,8 +100,32 @@ macro_rules! out {
     }};
 }
 
+/// The subcommand named on the command line, found without clap: global options that take a
+/// value (`--root DIR`) are skipped with it. Only a hint for re-executing before the full
+/// parse; `main` decides again from what clap parsed.
+fn subcommand_hint(args: &[std::ffi::OsString]) -> Option<&str> {
+    const TAKES_VALUE: &[&str] = &["--root", "--log", "--log-format", "--criu"];
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        let a = a.to_str()?;
+        if TAKES_VALUE.contains(&a) {
+            it.next();
+        } else if !a.starts_with('-') {
+            return Some(a);
+        }
+    }
+    None
+}
+
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    // Re-execute from the protected binary before doing any other work: the copy would parse
+    // the command line and build clap's tables all over again.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if matches!(subcommand_hint(&args), Some("create" | "run" | "exec")) {
+        // A failure is reported below, once the log options are known.
+        let _ = hull::security::sealed_exe::reexec_sealed();
+    }
+    let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };
@@ -202,5 +226,33 @@ pub fn main() -> i32 {
             eprintln!("{msg}");
             failure_code
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subcommand_hint;
+
+    fn hint(args: &[&str]) -> Option<String> {
+        let v: Vec<std::ffi::OsString> = args.iter().map(|a| a.into()).collect();
+        subcommand_hint(&v).map(str::to_string)
+    }
+
+    #[test]
+    fn the_subcommand_is_found_past_global_options() {
+        assert_eq!(hint(&["hull", "run", "x"]).as_deref(), Some("run"));
+        assert_eq!(
+            hint(&["hull", "--root", "/r", "--log=/l", "--debug", "exec", "x"]).as_deref(),
+            Some("exec")
+        );
+        assert_eq!(
+            hint(&["hull", "--log-format", "json", "create", "x"]).as_deref(),
+            Some("create")
+        );
+        assert_eq!(
+            hint(&["hull", "--root", "run", "state", "x"]).as_deref(),
+            Some("state")
+        );
+        assert_eq!(hint(&["hull", "--version"]), None);
     }
 }

@@ -3,9 +3,20 @@
 //! binary*, and another container process can then open `/proc/PID/exe` for writing and
 //! overwrite it. hull never re-execs itself into a container, but every process it clones
 //! carries hull's executable until its own execve. So before `create`, `run` and `exec` clone
-//! anything, hull re-executes itself once from a sealed memfd copy of its binary: from then on
-//! /proc/self/exe is a file nobody can write (F_SEAL_WRITE), and the host binary is out of
-//! reach. runc 1.0-1.1 did the same with its cloned_binary.
+//! anything, hull re-executes itself once from a copy of its binary that nobody can write:
+//!
+//! - as root, a detached read-only bind mount of the binary (open_tree + mount_setattr, never
+//!   attached to any mount namespace, so no mount event reaches the host): writes through
+//!   /proc/PID/exe fail with EROFS, and the page cache is shared with the installed binary, so
+//!   nothing is copied (crun does the same with a bind mount in /tmp; runc 1.2 with an
+//!   overlayfs mount);
+//! - otherwise (rootless: no CAP_SYS_ADMIN for open_tree), a sealed memfd copy (F_SEAL_WRITE),
+//!   as runc 1.0-1.1's cloned_binary did.
+//!
+//! A binary already on a read-only mount (or already a sealed memfd) is used as it is.
+//! A privileged container (CAP_SYS_ADMIN and CAP_SYS_PTRACE in the host's user namespace) could
+//! clone the read-only bind mount and make its clone writable; such a container can reach the
+//! host in simpler ways (docker's --privileged is root on the host by design).
 
 use crate::error::{Ctx, Error, Result};
 use std::ffi::CString;
@@ -28,14 +39,37 @@ pub fn original_exe() -> std::io::Result<std::path::PathBuf> {
     }
 }
 
-/// Whether our executable is already a sealed, unwritable copy.
+/// Whether our executable is already a copy nobody can write: a sealed memfd, or a file on a
+/// read-only mount (our own detached bind mount after the re-exec, or an installation on a
+/// read-only filesystem).
 pub fn is_sealed() -> bool {
     let Ok(f) = std::fs::File::open("/proc/self/exe") else {
         return false;
     };
     // SAFETY: F_GET_SEALS only queries the open file.
     let seals = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GET_SEALS) };
-    seals >= 0 && seals & SEALS == SEALS
+    if seals >= 0 && seals & SEALS == SEALS {
+        return true;
+    }
+    // SAFETY: an all-zero statvfs is a valid value for fstatvfs to overwrite.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatvfs fills the struct we own for an fd we hold; its f_flag carries the
+    // mount's MNT_READONLY as ST_RDONLY.
+    unsafe { libc::fstatvfs(f.as_raw_fd(), &mut st) == 0 && st.f_flag & libc::ST_RDONLY != 0 }
+}
+
+/// A detached, read-only bind mount of our binary: an fd that execveat can run.
+fn readonly_bind() -> Result<OwnedFd> {
+    let exe = std::path::Path::new("/proc/self/exe");
+    let tree = crate::sys::open_tree(libc::AT_FDCWD, exe, crate::sys::OPEN_TREE_CLONE)
+        .ctx("open_tree (read-only bind of hull's binary)", exe.display())?;
+    let attr = crate::sys::MountAttr {
+        attr_set: crate::sys::MOUNT_ATTR_RDONLY | crate::sys::MOUNT_ATTR_NOSUID,
+        ..Default::default()
+    };
+    crate::sys::mount_setattr(tree.as_raw_fd(), false, &attr)
+        .ctx("mount_setattr read-only", exe.display())?;
+    Ok(tree)
 }
 
 fn sealed_copy() -> Result<OwnedFd> {
@@ -74,15 +108,21 @@ fn sealed_copy() -> Result<OwnedFd> {
         }
         off += n as u64;
     }
-    // SAFETY: adding seals to our own memfd.
-    if unsafe { libc::fcntl(mem.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } != 0 {
-        return Err(Error::sys(
-            "seal",
-            "memfd copy of hull",
-            std::io::Error::last_os_error(),
-        ));
+    // F_SEAL_WRITE fails with EBUSY while the kernel still holds extra references to the
+    // freshly written pages (per-CPU LRU batches, seen in CI); they drop within moments.
+    let mut tries = 0;
+    loop {
+        // SAFETY: adding seals to our own memfd.
+        if unsafe { libc::fcntl(mem.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } == 0 {
+            return Ok(mem);
+        }
+        let err = std::io::Error::last_os_error();
+        tries += 1;
+        if err.raw_os_error() != Some(libc::EBUSY) || tries >= 50 {
+            return Err(Error::sys("seal", "memfd copy of hull", err));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    Ok(mem)
 }
 
 /// Re-execute the current process from a sealed copy of its binary, with the same arguments,
@@ -91,7 +131,10 @@ pub fn reexec_sealed() -> Result<()> {
     if is_sealed() {
         return Ok(());
     }
-    let mem = sealed_copy()?;
+    let mem = match readonly_bind() {
+        Ok(fd) => fd,
+        Err(_) => sealed_copy()?,
+    };
     let original = std::fs::read_link("/proc/self/exe").ctx("readlink", "/proc/self/exe")?;
     let args: Vec<CString> = std::env::args_os()
         .filter_map(|a| CString::new(a.as_bytes()).ok())
@@ -115,7 +158,7 @@ pub fn reexec_sealed() -> Result<()> {
     envp.push(std::ptr::null());
     let empty = c"";
     // SAFETY: argv/envp are NULL-terminated arrays of pointers into CStrings that outlive the
-    // call; execveat with AT_EMPTY_PATH runs the memfd itself.
+    // call; execveat with AT_EMPTY_PATH runs the file the fd refers to.
     unsafe {
         libc::syscall(
             libc::SYS_execveat,
