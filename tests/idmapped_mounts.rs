@@ -159,12 +159,19 @@ fn inside_a_user_namespace() {
         &b,
         json!({"destination": "/own", "type": "bind", "source": rootsrc, "options": ["bind", "idmap"]}),
     );
+    // Read-only applied by init, inside the user namespace, on the tree the parent mapped.
+    fs::create_dir_all(b.rootfs().join("ro")).unwrap();
+    add_mount(
+        &b,
+        json!({"destination": "/ro", "type": "bind", "source": rootsrc, "options": ["bind", "ro", "idmap"]}),
+    );
     let out = run_ok(
         &env,
         &b,
         "echo map=$(cat /proc/self/uid_map); echo file=$(stat -c %u:%g /m/f); \
          touch /m/new; echo new=$(stat -c %u:%g /m/new); echo own=$(stat -c %u:%g /own/g); \
-         touch /own/made",
+         touch /own/made; echo ro=$(stat -c %u:%g /ro/g); \
+         if touch /ro/x 2>/dev/null; then echo rowrite=ok; else echo rowrite=refused; fi",
     );
     let v = kv(&out);
     assert_eq!(
@@ -177,6 +184,9 @@ fn inside_a_user_namespace() {
     assert_eq!(v["own"], "0:0", "{out}");
     assert_eq!(owner(&src.join("new")), "1000:1000");
     assert_eq!(owner(&rootsrc.join("made")), "0:0");
+    assert_eq!(v["ro"], "0:0", "{out}");
+    assert_eq!(v["rowrite"], "refused", "{out}");
+    assert!(!rootsrc.join("x").exists());
 }
 
 #[test]
