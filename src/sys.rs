@@ -44,6 +44,7 @@ pub struct CloneArgs {
 }
 
 pub const CLONE_PIDFD: u64 = 0x1000;
+pub const CLONE_NEWUSER: u64 = libc::CLONE_NEWUSER as u64;
 pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// clone3 without a new stack: a fork that can also create namespaces and place the child in a
@@ -132,6 +133,8 @@ pub const MOUNT_ATTR_RELATIME: u64 = 0x00;
 pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
 pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
 pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+/// Show the mount's files with ids translated through `MountAttr::userns_fd` (Linux 5.12).
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 
 /// open_tree(2): with `OPEN_TREE_CLONE` a detached copy of the mount at `path` (a bind mount
 /// that exists only as this fd until move_mount attaches it).

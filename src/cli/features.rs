@@ -15,6 +15,7 @@ pub fn run(_rt: &Runtime, _a: Args) -> Result<i32> {
         "dev",
         "diratime",
         "dirsync",
+        "idmap",
         "exec",
         "lazytime",
         "mand",
@@ -48,6 +49,7 @@ pub fn run(_rt: &Runtime, _a: Args) -> Result<i32> {
         "rdev",
         "rdiratime",
         "rexec",
+        "ridmap",
         "rnoatime",
         "rnodev",
         "rnodiratime",
@@ -91,7 +93,7 @@ pub fn run(_rt: &Runtime, _a: Args) -> Result<i32> {
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},
-            "mountExtensions": {"idmap": {"enabled": false}}
+            "mountExtensions": {"idmap": {"enabled": hull::rootfs::idmapped::kernel_supports()}}
         },
         "annotations": {
             "org.opencontainers.runc.checkpoint.enabled": "false",

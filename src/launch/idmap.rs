@@ -6,11 +6,7 @@ use crate::error::{Ctx, Error, Result};
 use oci_spec::runtime::{LinuxIdMapping, Spec};
 use std::process::Command;
 
-fn format(maps: &[LinuxIdMapping]) -> String {
-    maps.iter()
-        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-        .collect()
-}
+use crate::rootfs::userns_fd::format;
 
 fn only_own(maps: &[LinuxIdMapping], own: u32) -> bool {
     maps.len() == 1 && maps[0].size() == 1 && maps[0].host_id() == own

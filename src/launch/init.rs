@@ -27,6 +27,8 @@ pub struct InitArgs<'a> {
     pub seccomp: Option<&'a seccomp::Program>,
     /// The parent is not root, so it writes our id maps as their owner.
     pub unprivileged_parent: bool,
+    /// Detached idmapped trees made by the parent, attached by `rootfs::prepare`.
+    pub idmapped: std::cell::RefCell<rootfs::idmapped::Trees>,
 }
 
 pub fn main(a: InitArgs) -> ! {
@@ -158,7 +160,14 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
     // Compiled (and the notify agent connected) now: a bad profile fails create, not start.
     // Compiled by the parent; the notify agent (if any) is connected now, before pivot_root.
     let mut filter = a.seccomp.map(seccomp::Prepared::new).transpose()?;
-    let root = rootfs::prepare(spec, a.rootfs, a.plan.in_userns)?;
+    let root = rootfs::prepare(
+        spec,
+        a.rootfs,
+        a.plan.in_userns,
+        &mut a.idmapped.borrow_mut(),
+    )?;
+    // Attached now; no fd of them stays open in init.
+    drop(a.idmapped.take());
     // A missing cwd is created (0755, inside the root), as runc does, before the root can
     // become read-only.
     rootfs::resolve::mkdir_all(root.as_raw_fd(), process.cwd())?;

@@ -8,7 +8,7 @@ pub mod sync;
 
 use crate::error::{Ctx, Error, Result};
 use crate::state::{self, Container, Saved, Status};
-use crate::{cgroups, hooks, namespaces, spec, sys, Runtime};
+use crate::{cgroups, hooks, namespaces, rootfs, spec, sys, Runtime};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::collections::BTreeMap;
 use std::fs;
@@ -106,6 +106,7 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
     spec::validate(&spec, true)?;
     let rootfs = spec::rootfs(&bundle, &spec)?;
     let plan = namespaces::plan(&spec)?;
+    let idmap_requests = rootfs::idmapped::requests(&spec)?;
     if !plan.has_mount {
         return Err(Error::Config(
             "config.json: linux.namespaces must include a mount namespace".into(),
@@ -231,6 +232,8 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
     }
     // Relative bind sources are relative to the bundle, as in runc.
     std::env::set_current_dir(&bundle).ctx("chdir", bundle.display())?;
+    // Made here, on the host side, before init exists: see rootfs::idmapped for why.
+    let idmapped = rootfs::idmapped::prepare(&idmap_requests, min_fd)?;
 
     // The child must not keep the parent's end of the sync socket (its EOF is how init learns
     // that create died) nor the state-dir lock (start would wait on it forever).
@@ -256,6 +259,7 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
                 preserve_fds: opts.preserve_fds,
                 seccomp: seccomp.as_ref(),
                 unprivileged_parent,
+                idmapped: std::cell::RefCell::new(idmapped),
             })
         },
         child_chan,

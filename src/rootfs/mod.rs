@@ -5,11 +5,13 @@
 pub mod cgroupfs;
 pub mod copyup;
 pub mod devices;
+pub mod idmapped;
 pub mod mounts;
 pub mod options;
 pub mod paths;
 pub mod pivot;
 pub mod resolve;
+pub mod userns_fd;
 
 use crate::error::{Ctx, Error, Result};
 use crate::sys;
@@ -40,7 +42,14 @@ fn root_propagation(spec: &Spec) -> u64 {
 }
 
 /// Everything before the console and pivot_root. Returns an fd of the rootfs mount.
-pub fn prepare(spec: &Spec, rootfs: &Path, in_userns: bool) -> Result<OwnedFd> {
+/// `idmapped` holds the trees the parent made for idmapped mounts; each is attached (and its
+/// fd closed) as its mount comes up.
+pub fn prepare(
+    spec: &Spec,
+    rootfs: &Path,
+    in_userns: bool,
+    idmapped: &mut idmapped::Trees,
+) -> Result<OwnedFd> {
     // Nothing we mount may propagate back to the host: everything becomes a slave first.
     // rootfsPropagation is applied to the container's own root after pivot_root (see
     // `enter`): applied here, shared would make pivot_root fail and unbindable would refuse
@@ -88,7 +97,7 @@ pub fn prepare(spec: &Spec, rootfs: &Path, in_userns: bool) -> Result<OwnedFd> {
     }
     let mut dev_is_bind = false;
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        mounts::mount_entry(root_raw, m, i)?;
+        mounts::mount_entry(root_raw, m, i, idmapped.take(i))?;
         if m.destination() == Path::new("/dev") {
             let o = options::parse(m.options().as_deref().unwrap_or(&[]))?;
             dev_is_bind = mounts::is_bind(m, &o);

@@ -68,14 +68,22 @@ pub fn is_bind(m: &Mount, o: &MountOptions) -> bool {
     o.bind || m.typ().as_deref() == Some("bind")
 }
 
-/// Mount `m` at its destination inside the root `root`.
-pub fn mount_entry(root: RawFd, m: &Mount, index: usize) -> Result<()> {
+/// Mount `m` at its destination inside the root `root`. `idmapped` is the detached tree the
+/// parent made for an idmapped mount (`super::idmapped`), attached instead of a fresh copy.
+pub fn mount_entry(root: RawFd, m: &Mount, index: usize, idmapped: Option<OwnedFd>) -> Result<()> {
     let dest = m.destination();
     let o =
         options::parse(m.options().as_deref().unwrap_or(&[])).map_err(|e| in_config(e, index))?;
     let fstype = m.typ().clone().unwrap_or_default();
-    let res = if is_bind(m, &o) {
-        bind(root, m, &o)
+    let wants_idmap = o.idmap || m.uid_mappings().is_some() || m.gid_mappings().is_some();
+    let res = if wants_idmap && idmapped.is_none() {
+        // Never fall back to a plain bind: the container would see the host's ids.
+        Err(Error::msg(format!(
+            "idmapped mount {}: no idmapped tree was prepared for it",
+            dest.display()
+        )))
+    } else if is_bind(m, &o) {
+        bind(root, m, &o, idmapped)
     } else if fstype == "cgroup" || fstype == "cgroup2" {
         super::cgroupfs::mount(root, dest, &fstype, &o)
     } else if fstype.is_empty() || fstype == "none" {
@@ -117,28 +125,42 @@ pub fn mount_entry(root: RawFd, m: &Mount, index: usize) -> Result<()> {
     res.map_err(|e| in_config(e, index))
 }
 
-fn bind(root: RawFd, m: &Mount, o: &MountOptions) -> Result<()> {
+fn bind(root: RawFd, m: &Mount, o: &MountOptions, premade: Option<OwnedFd>) -> Result<()> {
     let dest = m.destination();
     let src = host_source(m)
         .ok_or_else(|| Error::Config(format!("bind mount {}: no source", dest.display())))?;
-    let meta = std::fs::metadata(&src).ctx("stat bind source", src.display())?;
-    let target = if meta.is_dir() {
+    let is_dir = match &premade {
+        Some(tree) => {
+            let st =
+                sys::fstat(tree.as_raw_fd()).ctx("stat idmapped bind source", src.display())?;
+            st.st_mode & libc::S_IFMT == libc::S_IFDIR
+        }
+        None => std::fs::metadata(&src)
+            .ctx("stat bind source", src.display())?
+            .is_dir(),
+    };
+    let target = if is_dir {
         resolve::mkdir_all(root, dest)?
     } else {
         resolve::ensure_file(root, dest)?
     };
-    let flags = sys::OPEN_TREE_CLONE
-        | if o.recursive_bind {
-            sys::AT_RECURSIVE
-        } else {
-            0
-        };
-    let tree = sys::open_tree(libc::AT_FDCWD, &src, flags).ctx("bind", src.display())?;
+    let tree = match premade {
+        Some(tree) => tree,
+        None => {
+            let flags = sys::OPEN_TREE_CLONE
+                | if o.recursive_bind {
+                    sys::AT_RECURSIVE
+                } else {
+                    0
+                };
+            sys::open_tree(libc::AT_FDCWD, &src, flags).ctx("bind", src.display())?
+        }
+    };
     sys::move_mount_fd(&tree, target.as_raw_fd()).ctx("bind mount onto", dest.display())?;
     set_attrs(tree.as_raw_fd(), o, dest)
 }
 
-fn in_config(e: Error, index: usize) -> Error {
+pub(crate) fn in_config(e: Error, index: usize) -> Error {
     match e {
         Error::Sys { op, path, source } => Error::Sys {
             op,

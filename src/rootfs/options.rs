@@ -1,7 +1,7 @@
 //! `mounts[].options` as runc reads them: mount flags, recursive (`r*`) attributes,
 //! propagation, bind/rbind, and everything else passed to the filesystem as data.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::sys::*;
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -22,6 +22,10 @@ pub struct MountOptions {
     pub data: Vec<String>,
     /// `tmpcopyup`: fill a new tmpfs with what the image has at its destination.
     pub copy_up: bool,
+    /// `idmap` / `ridmap` (runc 1.2): the bind mount shows its files through an id mapping;
+    /// `ridmap` maps every mount of an rbind tree, `idmap` only the top one.
+    pub idmap: bool,
+    pub recursive_idmap: bool,
 }
 
 const ATTRS: &[(&str, bool, u64)] = &[
@@ -115,10 +119,10 @@ pub fn parse(options: &[String]) -> Result<MountOptions> {
                 o.sb_flags.push(opt.into())
             }
             "tmpcopyup" => o.copy_up = true,
-            "idmap" | "ridmap" => {
-                return Err(Error::Config(format!(
-                    "mount option {opt:?} is not supported by this build of hull"
-                )))
+            "idmap" => o.idmap = true,
+            "ridmap" => {
+                o.idmap = true;
+                o.recursive_idmap = true;
             }
             _ => o.data.push(opt.into()),
         }
@@ -147,7 +151,10 @@ mod tests {
         let o = p(&["ro", "rw"]);
         assert_eq!(o.set, 0);
         assert_eq!(o.clear, MOUNT_ATTR_RDONLY);
-        assert!(parse(&["idmap".to_string()]).is_err());
+        let o = p(&["rbind", "idmap"]);
+        assert!(o.idmap && !o.recursive_idmap && o.data.is_empty());
+        let o = p(&["ridmap"]);
+        assert!(o.idmap && o.recursive_idmap && o.rec_set == 0);
         assert!(p(&["tmpcopyup"]).copy_up);
     }
 }

@@ -1,7 +1,7 @@
 //! config.md: ociVersion, root, mounts, process, hostname/domainname, annotations.
 use super::{capmask, has_opt, mask_of, mount_at};
 use crate::rt::{Ctx, R};
-use crate::{case, ensure, Case};
+use crate::{case, ensure, skip, Case};
 use serde_json::json;
 use std::fs;
 
@@ -42,6 +42,7 @@ pub fn cases() -> Vec<Case> {
         case!("config.md/mounts/bind-relative-source", mount_bind_relative),
         case!("config.md/mounts/cgroup-filesystem", mount_cgroup),
         case!("config.md/mounts/recursive-bind-submounts", mount_rbind),
+        case!("config.md/mounts/idmapped-bind", mount_idmapped),
         case!("runc/mounts/tmpcopyup", mount_tmpcopyup),
         case!(
             "config.md/mounts/destination-symlink-stays-in-rootfs",
@@ -779,6 +780,43 @@ fn mount_rbind(c: &Ctx) -> R {
         p["files"]["/nr/sub/f"].is_object(),
         "bind (not rbind) carried the submount: {}",
         p["files"]
+    );
+    Ok(())
+}
+
+fn mount_idmapped(c: &Ctx) -> R {
+    // mounts[].uidMappings/gidMappings (runtime-spec 1.1): the source's ids (containerID) are
+    // seen as hostID. Host 1000 -> 0 in a container without a user namespace.
+    let no_fd = -1;
+    // SAFETY: mount_setattr on an fd that cannot exist, only to learn whether the kernel has
+    // it: EBADF if so, ENOSYS if not. The attr pointer is never read.
+    let r = unsafe { libc::syscall(libc::SYS_mount_setattr, no_fd, c"".as_ptr(), 0, 0usize, 0) };
+    if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+        skip!("the kernel has no mount_setattr (Linux 5.12+)");
+    }
+    let d = host_dir(c, "idmapped");
+    fs::write(d.join("f"), "mapped").map_err(|e| e.to_string())?;
+    for p in [d.clone(), d.join("f")] {
+        std::os::unix::fs::chown(&p, Some(1000), Some(1000)).map_err(|e| e.to_string())?;
+    }
+    let map = json!([{"containerID": 1000, "hostID": 0, "size": 1}]);
+    let mut b = c.bundle();
+    b.add_mount(
+        json!({"destination": "/idm", "type": "bind", "source": d, "options": ["bind"],
+        "uidMappings": map, "gidMappings": map}),
+    );
+    b.probe(&["--path", "/idm/f"]);
+    let p = c.probe(&b)?;
+    let f = &p["paths"]["/idm/f"];
+    ensure!(
+        f["uid"] == 0 && f["gid"] == 0,
+        "host 1000:1000 should show as 0:0 through the mapping: {f}"
+    );
+    let m = mount_at(&p, "/idm").ok_or("no /idm mount")?;
+    ensure!(
+        has_opt(&m["options"], "idmapped"),
+        "/idm mount options {}",
+        m["options"]
     );
     Ok(())
 }
