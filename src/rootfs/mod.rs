@@ -40,7 +40,13 @@ fn root_propagation(spec: &Spec) -> u64 {
 }
 
 /// Everything before the console and pivot_root. Returns an fd of the rootfs mount.
-pub fn prepare(spec: &Spec, rootfs: &Path, in_userns: bool) -> Result<OwnedFd> {
+/// `mount_label`: `linux.mountLabel` when SELinux is enabled (see `security::lsm`).
+pub fn prepare(
+    spec: &Spec,
+    rootfs: &Path,
+    in_userns: bool,
+    mount_label: Option<&str>,
+) -> Result<OwnedFd> {
     // Nothing we mount may propagate back to the host: everything becomes a slave first.
     // rootfsPropagation is applied to the container's own root after pivot_root (see
     // `enter`): applied here, shared would make pivot_root fail and unbindable would refuse
@@ -88,7 +94,7 @@ pub fn prepare(spec: &Spec, rootfs: &Path, in_userns: bool) -> Result<OwnedFd> {
     }
     let mut dev_is_bind = false;
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        mounts::mount_entry(root_raw, m, i)?;
+        mounts::mount_entry(root_raw, m, i, mount_label)?;
         if m.destination() == Path::new("/dev") {
             let o = options::parse(m.options().as_deref().unwrap_or(&[]))?;
             dev_is_bind = mounts::is_bind(m, &o);
@@ -125,9 +131,9 @@ pub fn enter(spec: &Spec, rootfs: &Path, no_pivot: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn finalize(spec: &Spec) -> Result<()> {
+pub fn finalize(spec: &Spec, mount_label: Option<&str>) -> Result<()> {
     if let Some(l) = spec.linux() {
-        paths::mask(l.masked_paths().as_deref().unwrap_or(&[]))?;
+        paths::mask(l.masked_paths().as_deref().unwrap_or(&[]), mount_label)?;
         paths::readonly(l.readonly_paths().as_deref().unwrap_or(&[]))?;
     }
     if spec
