@@ -34,7 +34,7 @@ B=/tmp/bundle
 mkdir -p $B/rootfs/bin $B/rootfs/proc $B/rootfs/sys $B/rootfs/dev $B/rootfs/tmp $B/rootfs/etc
 echo secret-data > $B/rootfs/etc/secret
 cp /bin/busybox $B/rootfs/bin/
-for a in sh cat echo sleep head mknod ls grep wc; do ln -s busybox $B/rootfs/bin/$a; done
+for a in sh cat echo sleep head mknod ls grep wc stat; do ln -s busybox $B/rootfs/bin/$a; done
 cd $B
 # The configs were made on the host by run.sh (hull spec + edits): terminal off, a writable
 # root, memory/pids/cpu limits and the default deny-all device rule.
@@ -117,6 +117,11 @@ use aa
 out=$($H run aa 2>&1 </dev/null)
 echo "$out" | sed 's/^/  | /'
 confined "$out" && ok apparmor-init-confined || fail apparmor-init-confined "$out"
+use aa-fakeproc
+out=$($H run aaf 2>&1 </dev/null)
+echo "$out" | sed 's/^/  | /'
+echo "$out" | grep -q '^fstype=tmpfs' && echo "$out" | grep -q 'Permission denied' && ! echo "$out" | grep -q secret-data \
+  && ok apparmor-fake-proc-cve-2019-16884 || fail apparmor-fake-proc-cve-2019-16884 "$out"
 use aa-unknown
 out=$($H run aau 2>&1 </dev/null); rc=$?
 echo "$out" | sed 's/^/  | /'

@@ -83,12 +83,17 @@ scripts = {
     # AppArmor: what the process is confined by, and whether the profile's denied file reads.
     "aa": "cat /proc/self/attr/current; cat /etc/secret || echo read-failed",
     "aa-unknown": "echo should-not-run",
+    # CVE-2019-16884: a volume over /proc must not swallow the profile write.
+    "aa-fakeproc": "echo fstype=$(stat -f -c %T /proc); cat /etc/secret || echo read-failed",
 }
 for name, script in scripts.items():
     c = json.loads(json.dumps(base))
     c["process"]["args"] = ["sh", "-c", script]
     if name == "aa":
         c["process"]["apparmorProfile"] = "hull-test"
+    if name == "aa-fakeproc":
+        c["process"]["apparmorProfile"] = "hull-test"
+        c["mounts"].append({"destination": "/proc", "type": "tmpfs", "source": "tmpfs"})
     if name == "aa-unknown":
         c["process"]["apparmorProfile"] = "no-such-profile"
     if name == "oom":
