@@ -65,10 +65,8 @@ pub fn validate(spec: &Spec, need_process: bool) -> Result<()> {
             if !p.cwd().is_absolute() {
                 return bad(format!("process.cwd {:?} is not an absolute path", p.cwd()));
             }
-            crate::process::sched::check_lsm(
-                p.apparmor_profile().as_deref(),
-                p.selinux_label().as_deref(),
-            )?;
+            // A profile or label the host cannot apply fails here, before anything exists.
+            crate::security::lsm::ExecLabels::of(p)?;
             for (i, e) in p.env().iter().flatten().enumerate() {
                 if !e.contains('=') || e.starts_with('=') {
                     return bad(format!("process.env[{i}] {e:?} is not KEY=VALUE"));

@@ -1,7 +1,9 @@
 //! cgroup v2 with real controllers, tested in a VM: this host is hybrid (v1 controllers), so
 //! integration/vm/run.sh boots Debian's kernel under qemu (software emulation) on a pure v2
 //! host and runs hull there: limits, the eBPF device filter, CLONE_INTO_CGROUP, freeze,
-//! update, ps, delete. It prints one VMTEST line per check.
+//! update, ps, delete. The same guest has AppArmor (Debian's kernel, its default LSM), so it
+//! also checks process.apparmorProfile and `exec --apparmor` for real: confined, denied, an
+//! unknown profile refused with nothing left. It prints one VMTEST line per check.
 
 use std::process::Command;
 
@@ -18,14 +20,14 @@ fn cgroup_v2_in_a_vm() {
     eprintln!("{stdout}{stderr}");
     assert!(
         out.status.success(),
-        "cgroup v2 VM checks failed (see VMTEST lines above)"
+        "cgroup v2 / AppArmor VM checks failed (see VMTEST lines above)"
     );
     let passed = stdout
         .lines()
         .filter(|l| l.starts_with("VMTEST ok "))
         .count();
     assert!(
-        passed >= 26,
-        "expected at least 26 passing VM checks, saw {passed}"
+        passed >= 36,
+        "expected at least 36 passing VM checks (26 cgroup v2, 10 AppArmor), saw {passed}"
     );
 }

@@ -108,6 +108,7 @@ fn from_flags(rt: &Runtime, a: &Args) -> Result<Process> {
     if a.no_new_privs {
         p.set_no_new_privileges(Some(true));
     }
+
     // Without capabilities in the config the process keeps all of root's, so --cap adds
     // nothing. (oci-spec's default capability set must not be used as a base: it fills the
     // inheritable and ambient sets too, exactly what CVE-2022-29162 was about.)
@@ -145,28 +146,31 @@ fn from_flags(rt: &Runtime, a: &Args) -> Result<Process> {
 }
 
 pub fn run(rt: &Runtime, a: Args) -> Result<i32> {
-    if a.apparmor.is_some() || a.process_label.is_some() {
-        return Err(Error::Config(
-            "exec: --apparmor and --process-label need LSM support, which this build of hull lacks"
-                .into(),
-        ));
-    }
+    // Refused by their flag names when the host lacks the LSM.
+    hull::security::lsm::apparmor_profile(a.apparmor.as_deref(), "--apparmor")?;
+    hull::security::lsm::selinux_label(a.process_label.as_deref(), "--process-label")?;
     if a.cgroup.is_some() {
         return Err(Error::Config(
             "exec: --cgroup is not supported by this build of hull".into(),
         ));
     }
-    let process = match &a.process {
+    let mut process = match &a.process {
         Some(path) => {
             let data = std::fs::read(path).map_err(|e| Error::sys("read", path.display(), e))?;
             parse_process(&data, &path.display().to_string())?
         }
         None => from_flags(rt, &a)?,
     };
-    hull::process::sched::check_lsm(
-        process.apparmor_profile().as_deref(),
-        process.selinux_label().as_deref(),
-    )?;
+    // The flags win over the process file and over the container's own profile and label
+    // (which the flag form starts from). runc ignores them next to --process; a profile that
+    // was asked for and silently not applied would be worse than runc's quirk.
+    if let Some(ap) = a.apparmor.as_ref().filter(|s| !s.is_empty()) {
+        process.set_apparmor_profile(Some(ap.clone()));
+    }
+    if let Some(l) = a.process_label.as_ref().filter(|s| !s.is_empty()) {
+        process.set_selinux_label(Some(l.clone()));
+    }
+    hull::security::lsm::ExecLabels::of(&process)?;
     if process.args().as_ref().is_none_or(|v| v.is_empty()) {
         return Err(Error::Config("exec: process.args is empty".into()));
     }

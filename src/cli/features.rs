@@ -90,8 +90,10 @@ pub fn run(_rt: &Runtime, _a: Args) -> Result<i32> {
                 "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG",
                     "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]
             },
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
+            // runtime-spec: whether this build can apply them, not whether the host has the
+            // LSM; a profile/label the host cannot apply is refused at create and exec.
+            "apparmor": {"enabled": true},
+            "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": hull::rootfs::idmapped::kernel_supports()}}
         },

@@ -10,6 +10,7 @@ use crate::error::{Ctx, Error, Result};
 use crate::process::identity::{self, prctl};
 use crate::process::tty;
 use crate::security::seccomp::Prepared;
+use crate::security::{lsm, procfs};
 use crate::state::{Container, Status};
 use crate::{cgroups, sys, Runtime};
 use nix::sys::signal::{SigSet, SigmaskHow};
@@ -78,6 +79,8 @@ pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<i32> {
     };
     // The seccomp agent's socket is a host path: connect here, before joining the container.
     let seccomp = o.program.as_ref().map(Prepared::new).transpose()?;
+    // Checked against the host's /sys before anything is started.
+    let labels = lsm::ExecLabels::of(&o.process)?;
     match c.status() {
         Status::Stopped => {
             return Err(Error::msg(format!(
@@ -145,6 +148,14 @@ pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<i32> {
         sync::Channel(sys::dup_above(parent_chan.0, min_fd).ctx("dup", "sync socket")?);
     let child_chan = sync::Channel(sys::dup_above(child_chan.0, min_fd).ctx("dup", "sync socket")?);
     let pidfd = sys::dup_above(pidfd, min_fd).ctx("dup", "pidfd")?;
+    // The procfs the process writes its LSM attributes through: opened here, on the host,
+    // before anything joins the container, whose /proc is the container's to fake
+    // (CVE-2019-16884).
+    let lsm_proc = if labels.is_empty() {
+        None
+    } else {
+        Some(sys::dup_above(procfs::for_exec()?, min_fd).ctx("dup", "procfs")?)
+    };
 
     let mut old_mask = SigSet::empty();
     let sfd = if o.detach {
@@ -177,10 +188,12 @@ pub fn exec(rt: &Runtime, o: &ExecOpts) -> Result<i32> {
                 &child_chan,
                 console.as_ref(),
                 seccomp.as_ref(),
+                (&labels, lsm_proc.as_ref()),
             );
         }
         drop(child_chan);
         drop(console);
+        drop(lsm_proc);
         let reaped = ReapOnDrop(first);
         cgroups::join(&c.saved.cgroups, first, false)?;
         parent_chan.send(&Msg::Go)?;
@@ -241,6 +254,7 @@ fn join_and_exec(
     chan: &sync::Channel,
     console: Option<&OwnedFd>,
     seccomp: Option<&Prepared>,
+    lsm: (&lsm::ExecLabels, Option<&OwnedFd>),
 ) -> ! {
     let fail = |e: Error| -> ! {
         let _ = chan.send(&Msg::Failed(e.to_string()));
@@ -272,7 +286,7 @@ fn join_and_exec(
     // SAFETY: single-threaded; the child below never returns.
     match unsafe { sys::clone3(&mut args) } {
         Ok(0) => {
-            let err = match final_child(o, in_userns, console, seccomp) {
+            let err = match final_child(o, in_userns, console, seccomp, lsm) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
@@ -294,6 +308,7 @@ fn final_child(
     in_userns: bool,
     console: Option<&OwnedFd>,
     seccomp: Option<&Prepared>,
+    (labels, lsm_proc): (&lsm::ExecLabels, Option<&OwnedFd>),
 ) -> Result<std::convert::Infallible> {
     if let Some(sock) = console {
         let root = sys::openat2(
@@ -316,6 +331,10 @@ fn final_child(
     identity::seal_fds(o.preserve_fds)?;
     let ready = identity::apply(&o.process, in_userns, seccomp)?;
     let nnp = o.process.no_new_privileges().unwrap_or(false);
+    // Last, with the final credentials: the switch happens at the execve below.
+    if let Some(p) = lsm_proc {
+        labels.apply(p)?;
+    }
     identity::reset_signals();
     identity::exec_or_exit(&ready, seccomp.filter(|_| nnp))
 }

@@ -7,7 +7,8 @@ use crate::error::{Ctx, Error, Result};
 use crate::namespaces::Plan;
 use crate::process::identity::{self, prctl};
 use crate::process::tty;
-use crate::security::seccomp;
+use crate::security::procfs::{self, View};
+use crate::security::{lsm, seccomp};
 use crate::{hooks, rootfs, sys};
 use oci_spec::runtime::Spec;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -25,6 +26,10 @@ pub struct InitArgs<'a> {
     pub no_pivot: bool,
     pub preserve_fds: u32,
     pub seccomp: Option<&'a seccomp::Program>,
+    /// AppArmor profile / SELinux label to switch to at execve, checked by the parent.
+    pub labels: &'a lsm::ExecLabels,
+    /// `linux.mountLabel`, when SELinux is enabled.
+    pub mount_label: Option<&'a str>,
     /// The parent is not root, so it writes our id maps as their owner.
     pub unprivileged_parent: bool,
     /// Detached idmapped trees made by the parent, attached by `rootfs::prepare`.
@@ -45,26 +50,6 @@ pub fn main(a: InitArgs) -> ! {
 fn orphaned() -> ! {
     // SAFETY: see `main`.
     unsafe { libc::_exit(1) }
-}
-
-/// A procfs instance of our own, mounted nowhere: sysctl writes and the exec.fifo reopen go
-/// through it, so nothing the container (or its config's mounts) does to /proc can redirect
-/// them (CVE-2019-16884, CVE-2025-52881).
-///
-/// Two instances: a full one for the sysctl writes, closed right after them, and a read-only
-/// one showing only process directories (`subset=pid`) for the exec.fifo reopen, which init
-/// holds until start. A process in the container able to ptrace init (CAP_SYS_PTRACE) can
-/// reach init's fds through /proc/1/fd; it must find nothing there that writes host sysctls.
-fn private_proc(pids_only: bool) -> Result<OwnedFd> {
-    let mut o = rootfs::options::MountOptions {
-        set: sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV | sys::MOUNT_ATTR_NOEXEC,
-        ..Default::default()
-    };
-    if pids_only {
-        o.set |= sys::MOUNT_ATTR_RDONLY;
-        o.data.push("subset=pid".into());
-    }
-    rootfs::mounts::new_fs("proc", Some("proc"), &o)
 }
 
 fn write_sysctls(proc_fd: RawFd, spec: &Spec) -> Result<()> {
@@ -150,10 +135,24 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
         .as_ref()
         .is_some_and(|l| l.sysctl().as_ref().is_some_and(|s| !s.is_empty()))
     {
-        let sysctl_proc = private_proc(false)?;
+        // A full procfs of our own, mounted nowhere, so nothing the container (or its
+        // config's mounts) does to /proc can redirect these writes (CVE-2019-16884,
+        // CVE-2025-52881); closed right after them.
+        let sysctl_proc = procfs::private(View::Full)?;
         write_sysctls(sysctl_proc.as_raw_fd(), spec)?;
     }
-    let proc_fd = private_proc(true)?;
+    // Held until start, for the exec.fifo reopen: read-only and showing only process
+    // directories. A process in the container able to ptrace init (CAP_SYS_PTRACE) can reach
+    // init's fds through /proc/1/fd; it must find nothing there that writes host sysctls.
+    let proc_fd = procfs::private(View::PidsReadOnly)?;
+    // For the LSM attr writes, which come after the privileges are gone (so the instance must
+    // be made now) and before Ready (so a profile the kernel refuses fails create, with
+    // nothing left behind): writable, process directories only, closed right after the write.
+    let lsm_proc = if a.labels.is_empty() {
+        None
+    } else {
+        Some(procfs::private(View::Pids)?)
+    };
     set_names(spec, a.plan)?;
 
     let terminal = process.terminal().unwrap_or(false);
@@ -165,6 +164,7 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
         a.rootfs,
         a.plan.in_userns,
         &mut a.idmapped.borrow_mut(),
+        a.mount_label,
     )?;
     // Attached now; no fd of them stays open in init.
     drop(a.idmapped.take());
@@ -210,7 +210,7 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
     };
     drop(root);
     rootfs::enter(spec, a.rootfs, a.no_pivot)?;
-    rootfs::finalize(spec)?;
+    rootfs::finalize(spec, a.mount_label)?;
 
     nix::unistd::setsid().ctx("setsid", "init")?;
     if let Some(slave) = &pty {
@@ -224,6 +224,10 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
     identity::seal_fds(a.preserve_fds)?;
     let ready = identity::apply(process, a.plan.in_userns, filter.as_ref())?;
     let nnp = process.no_new_privileges().unwrap_or(false);
+    // Everything privileged is done; the switch happens at our execve (after start).
+    if let Some(p) = lsm_proc {
+        a.labels.apply(&p)?;
+    }
 
     a.chan.send(&Msg::Ready)?;
     match a.chan.recv()? {

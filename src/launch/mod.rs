@@ -144,6 +144,16 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
         .and_then(|l| l.seccomp().as_ref())
         .map(|s| crate::security::seccomp::compile(s, Some(&seccomp_cache(rt))))
         .transpose()?;
+    // Decided here, on the host's /sys, before anything exists: init only writes them.
+    let labels = match spec.process() {
+        Some(p) => crate::security::lsm::ExecLabels::of(p)?,
+        None => Default::default(),
+    };
+    let mount_label = crate::security::lsm::mount_label(
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.mount_label().as_deref()),
+    )?;
     // create changes into the bundle directory below; paths from the command line are the
     // caller's, relative to where it ran us.
     let pid_file = opts.pid_file.as_ref().map(|p| absolute(p));
@@ -258,6 +268,8 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
                 no_pivot: opts.no_pivot,
                 preserve_fds: opts.preserve_fds,
                 seccomp: seccomp.as_ref(),
+                labels: &labels,
+                mount_label: mount_label.as_deref(),
                 unprivileged_parent,
                 idmapped: std::cell::RefCell::new(idmapped),
             })

@@ -134,27 +134,3 @@ pub fn set_personality(p: &LinuxPersonality) -> Result<()> {
     }
     Ok(())
 }
-
-/// AppArmor and SELinux: hull cannot apply profiles or labels yet, so asking for one is always
-/// an error naming it (and whether the host has the LSM at all): silently running unconfined is
-/// the one thing a user who asked for a profile must never get.
-pub fn check_lsm(apparmor: Option<&str>, selinux: Option<&str>) -> Result<()> {
-    if let Some(p) = apparmor.filter(|p| !p.is_empty()) {
-        let enabled = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-            .is_ok_and(|s| s.trim() == "Y");
-        return Err(Error::Config(if enabled {
-            format!("process.apparmorProfile {p:?}: applying AppArmor profiles is not implemented by this build of hull")
-        } else {
-            format!("process.apparmorProfile {p:?}: AppArmor is not enabled on this host")
-        }));
-    }
-    if let Some(l) = selinux.filter(|l| !l.is_empty()) {
-        let enabled = std::path::Path::new("/sys/fs/selinux/enforce").exists();
-        return Err(Error::Config(if enabled {
-            format!("process.selinuxLabel {l:?}: applying SELinux labels is not implemented by this build of hull")
-        } else {
-            format!("process.selinuxLabel {l:?}: SELinux is not enabled on this host")
-        }));
-    }
-    Ok(())
-}

@@ -43,12 +43,14 @@ fn root_propagation(spec: &Spec) -> u64 {
 
 /// Everything before the console and pivot_root. Returns an fd of the rootfs mount.
 /// `idmapped` holds the trees the parent made for idmapped mounts; each is attached (and its
-/// fd closed) as its mount comes up.
+/// fd closed) as its mount comes up. `mount_label`: `linux.mountLabel` when SELinux is enabled
+/// (see `security::lsm`).
 pub fn prepare(
     spec: &Spec,
     rootfs: &Path,
     in_userns: bool,
     idmapped: &mut idmapped::Trees,
+    mount_label: Option<&str>,
 ) -> Result<OwnedFd> {
     // Nothing we mount may propagate back to the host: everything becomes a slave first.
     // rootfsPropagation is applied to the container's own root after pivot_root (see
@@ -97,7 +99,7 @@ pub fn prepare(
     }
     let mut dev_is_bind = false;
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        mounts::mount_entry(root_raw, m, i, idmapped.take(i))?;
+        mounts::mount_entry(root_raw, m, i, idmapped.take(i), mount_label)?;
         if m.destination() == Path::new("/dev") {
             let o = options::parse(m.options().as_deref().unwrap_or(&[]))?;
             dev_is_bind = mounts::is_bind(m, &o);
@@ -134,9 +136,9 @@ pub fn enter(spec: &Spec, rootfs: &Path, no_pivot: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn finalize(spec: &Spec) -> Result<()> {
+pub fn finalize(spec: &Spec, mount_label: Option<&str>) -> Result<()> {
     if let Some(l) = spec.linux() {
-        paths::mask(l.masked_paths().as_deref().unwrap_or(&[]))?;
+        paths::mask(l.masked_paths().as_deref().unwrap_or(&[]), mount_label)?;
         paths::readonly(l.readonly_paths().as_deref().unwrap_or(&[]))?;
     }
     if spec

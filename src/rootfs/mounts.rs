@@ -70,11 +70,25 @@ pub fn is_bind(m: &Mount, o: &MountOptions) -> bool {
 
 /// Mount `m` at its destination inside the root `root`. `idmapped` is the detached tree the
 /// parent made for an idmapped mount (`super::idmapped`), attached instead of a fresh copy.
-pub fn mount_entry(root: RawFd, m: &Mount, index: usize, idmapped: Option<OwnedFd>) -> Result<()> {
+/// `mount_label` (`linux.mountLabel`, only given when SELinux is enabled) labels new
+/// filesystems as runc does.
+pub fn mount_entry(
+    root: RawFd,
+    m: &Mount,
+    index: usize,
+    idmapped: Option<OwnedFd>,
+    mount_label: Option<&str>,
+) -> Result<()> {
     let dest = m.destination();
-    let o =
+    let mut o =
         options::parse(m.options().as_deref().unwrap_or(&[])).map_err(|e| in_config(e, index))?;
     let fstype = m.typ().clone().unwrap_or_default();
+    if let Some(ctx) = mount_label
+        .filter(|_| !is_bind(m, &o))
+        .and_then(|l| crate::security::lsm::mount_context(&fstype, l))
+    {
+        o.data.push(ctx);
+    }
     let wants_idmap = o.idmap || m.uid_mappings().is_some() || m.gid_mappings().is_some();
     let res = if wants_idmap && idmapped.is_none() {
         // Never fall back to a plain bind: the container would see the host's ids.
@@ -112,6 +126,10 @@ pub fn mount_entry(root: RawFd, m: &Mount, index: usize, idmapped: Option<OwnedF
             std::fs::set_permissions(&top, std::fs::Permissions::from_mode(st.st_mode & 0o7777))
                 .ctx("chmod tmpfs", dest.display())?;
         }
+        if let Some(l) = mount_label.filter(|_| fstype == "mqueue") {
+            // mqueue takes no context= option: its root is labelled through the xattr.
+            label_root(&mnt, l, dest)?;
+        }
         sys::move_mount_fd(&mnt, target.as_raw_fd()).ctx("mount onto", dest.display())?;
         let mut after = o.clone();
         after.set = if o.copy_up {
@@ -123,6 +141,29 @@ pub fn mount_entry(root: RawFd, m: &Mount, index: usize, idmapped: Option<OwnedF
         set_attrs(mnt.as_raw_fd(), &after, dest)
     };
     res.map_err(|e| in_config(e, index))
+}
+
+/// Set the SELinux label of a new (still detached) filesystem's root directory.
+fn label_root(mnt: &OwnedFd, label: &str, dest: &Path) -> Result<()> {
+    let path = sys::cstr(sys::fd_path(mnt.as_raw_fd())).ctx("label", dest.display())?;
+    // SAFETY: NUL-terminated path and attribute name; the value is a valid buffer of its length.
+    let r = unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            c"security.selinux".as_ptr(),
+            label.as_ptr() as *const libc::c_void,
+            label.len(),
+            0,
+        )
+    };
+    if r != 0 {
+        return Err(Error::sys(
+            "set SELinux label (linux.mountLabel) on",
+            dest.display(),
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
 }
 
 fn bind(root: RawFd, m: &Mount, o: &MountOptions, premade: Option<OwnedFd>) -> Result<()> {

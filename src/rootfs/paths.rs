@@ -38,7 +38,9 @@ fn verified_null(root: &OwnedFd) -> Result<OwnedFd> {
     Ok(fd)
 }
 
-pub fn mask(paths: &[String]) -> Result<()> {
+/// Masked directories get an empty read-only tmpfs, labelled with `mount_label` (as runc
+/// does) so that an SELinux-confined process may still look into it.
+pub fn mask(paths: &[String], mount_label: Option<&str>) -> Result<()> {
     if paths.is_empty() {
         return Ok(());
     }
@@ -54,6 +56,10 @@ pub fn mask(paths: &[String]) -> Result<()> {
         let mnt = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
             let o = MountOptions {
                 set: sys::MOUNT_ATTR_RDONLY,
+                data: mount_label
+                    .and_then(|l| crate::security::lsm::mount_context("tmpfs", l))
+                    .into_iter()
+                    .collect(),
                 ..Default::default()
             };
             new_fs("tmpfs", Some("tmpfs"), &o)?
