@@ -10,6 +10,7 @@ pub mod archive;
 pub mod bundle;
 pub mod container;
 pub mod digest;
+pub mod hostdev;
 pub mod import;
 pub mod manifest;
 pub mod progress;
@@ -18,6 +19,7 @@ pub mod push;
 pub mod reference;
 pub mod registry;
 pub mod relay;
+pub mod seccomp;
 pub mod store;
 pub mod unpack;
 
