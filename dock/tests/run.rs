@@ -858,3 +858,189 @@ fn privileged_gets_host_devices_and_no_confinement() {
     assert!(out.contains("sys-ro"), "{out}");
     assert!(out.ends_with("0\n"), "{out}");
 }
+
+/// Wait until `dock logs` of `c` has `n` lines (stdout and stderr together).
+fn wait_log_lines(e: &Env, c: &str, n: usize) {
+    for _ in 0..200 {
+        let (_, out, err) = e.run(&["logs", c]);
+        if out.lines().count() + err.lines().count() >= n {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("{c}: fewer than {n} log lines");
+}
+
+#[test]
+fn logs_keep_stdout_and_stderr_apart() {
+    let e = Env::new().busybox();
+    e.out(&[
+        "run",
+        "-d",
+        "--name",
+        "two",
+        "busybox",
+        "sh",
+        "-c",
+        "echo o1; echo e1 >&2; echo o2; printf 'no-newline'; sleep 100",
+    ]);
+    wait_log_lines(&e, "two", 3);
+    let (code, out, err) = e.run(&["logs", "two"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!((out.as_str(), err.as_str()), ("o1\no2\n", "e1\n"));
+    // The file is docker's json-file format.
+    let id = e.inspect("two")["Id"].as_str().unwrap().to_string();
+    let raw = std::fs::read_to_string(e.root().join("containers").join(&id).join("container.log"))
+        .unwrap();
+    let first: serde_json::Value = serde_json::from_str(raw.lines().next().unwrap()).unwrap();
+    assert_eq!(first["log"], "o1\n");
+    assert_eq!(first["stream"], "stdout");
+    assert!(first["time"].as_str().unwrap().ends_with('Z'), "{first}");
+    // --tail and -t.
+    let (_, out, err) = e.run(&["logs", "--tail", "1", "-t", "two"]);
+    let all = format!("{out}{err}");
+    assert_eq!(all.lines().count(), 1, "{all}");
+    let (time, line) = all.trim_end().split_once(' ').unwrap();
+    assert!(time.starts_with("20") && time.ends_with('Z'), "{all}");
+    assert!(line == "o2" || line == "e1", "{all}");
+    // The unterminated last line arrives when the stream ends; -f follows to the end.
+    let follow =
+        e.d.cmd(&["logs", "-f", "two"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    e.d.ok(&["kill", "two"]);
+    let follow = follow.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&follow.stdout),
+        "o1\no2\nno-newline"
+    );
+    assert_eq!(String::from_utf8_lossy(&follow.stderr), "e1\n");
+}
+
+#[test]
+fn run_detached_interactive_then_attach() {
+    use std::io::{BufRead, Write};
+    let e = Env::new().busybox();
+    let script = "while read l; do echo \"echo:$l\"; echo \"err:$l\" >&2; \
+                  [ \"$l\" = quit ] && exit 5; done; exit 6";
+    e.out(&[
+        "run", "-d", "-i", "--name", "ia", "busybox", "sh", "-c", script,
+    ]);
+    // A first client sends a line and leaves: the container's stdin stays open (docker's
+    // monitor holds it for -d -i).
+    let mut a =
+        e.d.cmd(&["attach", "ia"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    a.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(a.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "echo:hello\n");
+    unsafe { libc::kill(a.id() as i32, libc::SIGKILL) };
+    a.wait().unwrap();
+    assert_eq!(e.inspect("ia")["State"]["Status"], "running");
+    // A second one ends it and gets its output and exit code.
+    let mut b =
+        e.d.cmd(&["attach", "ia"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    b.stdin.take().unwrap().write_all(b"again\nquit\n").unwrap();
+    let b = b.wait_with_output().unwrap();
+    assert_eq!(b.status.code(), Some(5));
+    assert_eq!(
+        String::from_utf8_lossy(&b.stdout),
+        "echo:again\necho:quit\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&b.stderr), "err:again\nerr:quit\n");
+    let (_, out, err) = e.run(&["logs", "ia"]);
+    assert_eq!(out, "echo:hello\necho:again\necho:quit\n");
+    assert_eq!(err, "err:hello\nerr:again\nerr:quit\n");
+    assert_eq!(e.inspect("ia")["State"]["ExitCode"], 5);
+    // Nothing to attach to any more; the monitor and its socket are gone.
+    let (code, _, err) = e.run(&["attach", "ia"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not running"), "{err}");
+    let id = e.inspect("ia")["Id"].as_str().unwrap().to_string();
+    assert!(!e
+        .root()
+        .join("containers")
+        .join(id)
+        .join("attach.sock")
+        .exists());
+}
+
+#[test]
+fn start_attached_with_and_without_stdin() {
+    use std::io::Write;
+    let e = Env::new().busybox();
+    // start -a: both streams, the exit code, nothing of our stdin.
+    e.d.ok(&[
+        "create",
+        "--name",
+        "sa",
+        "busybox",
+        "sh",
+        "-c",
+        "echo o; echo e >&2; exit 4",
+    ]);
+    let (code, out, err) = e.run(&["start", "-a", "sa"]);
+    assert_eq!((code, out.as_str(), err.as_str()), (4, "o\n", "e\n"));
+    assert_eq!(e.inspect("sa")["State"]["Status"], "exited");
+    // Again: a stopped container starts and attaches again.
+    let (code, out, _) = e.run(&["start", "-a", "sa"]);
+    assert_eq!((code, out.as_str()), (4, "o\n"));
+
+    // create -i + start -a -i: our stdin is the container's, closed when ours ends.
+    e.d.ok(&[
+        "create",
+        "-i",
+        "--name",
+        "si",
+        "busybox",
+        "sh",
+        "-c",
+        "cat; echo done; exit 3",
+    ]);
+    let mut c =
+        e.d.cmd(&["start", "-a", "-i", "si"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    c.stdin.take().unwrap().write_all(b"abc\ndef\n").unwrap();
+    let c = c.wait_with_output().unwrap();
+    assert_eq!(c.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&c.stdout), "abc\ndef\ndone\n");
+
+    // --rm with start -a: the exit code still arrives, and the container is gone.
+    e.d.ok(&[
+        "create", "--rm", "--name", "gone", "busybox", "sh", "-c", "exit 9",
+    ]);
+    let (code, _, err) = e.run(&["start", "-a", "gone"]);
+    assert_eq!(code, 9, "{err}");
+    assert!(!e.d.ok(&["ps", "-a"]).contains("gone"));
+    // A command that cannot start: docker's codes, nothing left running or mounted.
+    e.d.ok(&["create", "--name", "bad", "busybox", "nosuch"]);
+    let (code, _, err) = e.run(&["start", "-a", "bad"]);
+    assert_eq!(code, 127, "{err}");
+    let (code, _, err) = e.run(&["start", "-a", "sa", "si"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("one container"), "{err}");
+    for c in ["sa", "si", "bad"] {
+        e.d.ok(&["rm", c]);
+    }
+    assert!(
+        e.mounts_under_root().is_empty(),
+        "{:?}",
+        e.mounts_under_root()
+    );
+}
