@@ -101,12 +101,6 @@ pub fn create(ctx: &Ctx, a: RunArgs) -> Result<()> {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct Ids {
-    #[arg(required = true)]
-    pub containers: Vec<String>,
-}
-
-#[derive(clap::Args, Debug)]
 pub struct PsArgs {
     /// Show all containers (default: running only)
     #[arg(short = 'a', long)]
