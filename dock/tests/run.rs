@@ -976,6 +976,33 @@ fn run_detached_interactive_then_attach() {
         .join(id)
         .join("attach.sock")
         .exists());
+
+    // With -t the input goes through the pty (echoed, \r\n line ends).
+    e.out(&[
+        "run",
+        "-d",
+        "-i",
+        "-t",
+        "--name",
+        "it",
+        "busybox",
+        "sh",
+        "-c",
+        "read x; echo \"got $x\"; exit 2",
+    ]);
+    let mut t =
+        e.d.cmd(&["attach", "it"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    let mut tin = t.stdin.take().unwrap();
+    tin.write_all(b"hi\n").unwrap();
+    let t = t.wait_with_output().unwrap();
+    drop(tin);
+    assert_eq!(t.status.code(), Some(2));
+    let tout = String::from_utf8_lossy(&t.stdout);
+    assert!(tout.ends_with("got hi\r\n"), "{tout:?}");
 }
 
 #[test]
