@@ -77,7 +77,7 @@ pub struct RunFlags {
     /// no-new-privileges, seccomp=unconfined, seccomp=FILE
     #[arg(long = "security-opt")]
     pub security_opt: Vec<String>,
-    /// Give the container all capabilities, no seccomp, no masked paths
+    /// Give the container all capabilities and host devices, no seccomp, no masked paths
     #[arg(long)]
     pub privileged: bool,
 }
@@ -669,7 +669,13 @@ pub fn build(f: &RunFlags, i: &Inputs) -> Result<Built, BundleError> {
         }
         other => return err(format!("unsupported --network {other:?} (none or host)")),
     }
-    let mut res = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    // Privileged: every host device, and the device cgroup allows them all (as docker).
+    let mut res = if f.privileged {
+        l["devices"] = json!(crate::hostdev::host_devices(Path::new("/dev")));
+        json!({"devices": [{"allow": true, "access": "rwm"}]})
+    } else {
+        json!({"devices": [{"allow": false, "access": "rwm"}]})
+    };
     if let Some(m) = &f.memory {
         res["memory"] = json!({"limit": parse_size(m)?});
     }
@@ -687,16 +693,14 @@ pub fn build(f: &RunFlags, i: &Inputs) -> Result<Built, BundleError> {
     match seccomp {
         SeccompChoice::None => {}
         SeccompChoice::Default => {
-            if let Some(s) = default_seccomp(&caps) {
-                l["seccomp"] = s;
-            }
+            l["seccomp"] = crate::seccomp::convert(&crate::seccomp::docker_default(), &caps);
         }
         SeccompChoice::File(p) => {
             let text = std::fs::read_to_string(&p)
                 .map_err(|e| BundleError(format!("seccomp profile {}: {e}", p.display())))?;
             let v: Value = serde_json::from_str(&text)
                 .map_err(|e| BundleError(format!("seccomp profile {}: {e}", p.display())))?;
-            l["seccomp"] = convert_seccomp(&v, &caps);
+            l["seccomp"] = crate::seccomp::convert(&v, &caps);
         }
     }
     Ok(Built {
@@ -709,93 +713,6 @@ enum SeccompChoice {
     None,
     Default,
     File(PathBuf),
-}
-
-/// The default profile: the containers-common copy of docker's profile where installed
-/// (`/usr/share/containers/seccomp.json`); without it, no seccomp filter.
-pub const DEFAULT_SECCOMP: &str = "/usr/share/containers/seccomp.json";
-
-fn default_seccomp(caps: &[String]) -> Option<Value> {
-    let text = std::fs::read_to_string(DEFAULT_SECCOMP).ok()?;
-    let v: Value = serde_json::from_str(&text).ok()?;
-    Some(convert_seccomp(&v, caps))
-}
-
-fn host_arch() -> (&'static str, &'static str) {
-    match std::env::consts::ARCH {
-        "x86_64" => ("amd64", "SCMP_ARCH_X86_64"),
-        "aarch64" => ("arm64", "SCMP_ARCH_AARCH64"),
-        "x86" => ("386", "SCMP_ARCH_X86"),
-        "arm" => ("arm", "SCMP_ARCH_ARM"),
-        "s390x" => ("s390x", "SCMP_ARCH_S390X"),
-        "powerpc64" => ("ppc64le", "SCMP_ARCH_PPC64LE"),
-        "riscv64" => ("riscv64", "SCMP_ARCH_RISCV64"),
-        _ => ("", ""),
-    }
-}
-
-/// docker's profile format (archMap, includes/excludes by caps and arch) → OCI linux.seccomp,
-/// as docker does it for the container's capabilities. An OCI profile passes through.
-pub fn convert_seccomp(v: &Value, caps: &[String]) -> Value {
-    if v.get("archMap").is_none() && v.get("architectures").is_some() {
-        return v.clone();
-    }
-    let (arch, scmp) = host_arch();
-    let mut architectures = vec![];
-    for m in v["archMap"].as_array().into_iter().flatten() {
-        if m["architecture"] == scmp {
-            architectures.push(json!(scmp));
-            architectures.extend(
-                m["subArchitectures"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default(),
-            );
-        }
-    }
-    let has = |c: &Value| caps.iter().any(|x| Some(x.as_str()) == c.as_str());
-    let mut syscalls = Vec::new();
-    for s in v["syscalls"].as_array().into_iter().flatten() {
-        let inc = &s["includes"];
-        let exc = &s["excludes"];
-        if let Some(a) = inc["arches"].as_array() {
-            if !a.iter().any(|x| x == arch) {
-                continue;
-            }
-        }
-        if let Some(c) = inc["caps"].as_array() {
-            if !c.iter().all(has) {
-                continue;
-            }
-        }
-        if let Some(a) = exc["arches"].as_array() {
-            if a.iter().any(|x| x == arch) {
-                continue;
-            }
-        }
-        if let Some(c) = exc["caps"].as_array() {
-            if c.iter().any(has) {
-                continue;
-            }
-        }
-        let mut o = json!({"names": s["names"], "action": s["action"]});
-        if let Some(a) = s.get("args").filter(|a| !a.is_null()) {
-            o["args"] = a.clone();
-        }
-        if let Some(e) = s.get("errnoRet").filter(|a| !a.is_null()) {
-            o["errnoRet"] = e.clone();
-        }
-        syscalls.push(o);
-    }
-    let mut out = json!({
-        "defaultAction": v["defaultAction"],
-        "architectures": architectures,
-        "syscalls": syscalls,
-    });
-    if let Some(e) = v.get("defaultErrnoRet").filter(|a| !a.is_null()) {
-        out["defaultErrnoRet"] = e.clone();
-    }
-    out
 }
 
 /// `n` random hex characters from the kernel's random pool.

@@ -4,6 +4,7 @@
 
 use crate::bundle::{self, RunFlags};
 use crate::manifest::ImageManifest;
+use crate::monitor;
 use crate::store::Store;
 use crate::unpack::snapshot::{self, Snapshots};
 use anyhow::{anyhow, bail, Context, Result};
@@ -11,6 +12,7 @@ use hull::sys::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
 use serde::{Deserialize, Serialize};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -478,10 +480,25 @@ impl Containers {
         }
     }
 
-    /// Start in the background: a monitor process (a child of dock that outlives it) creates
-    /// the container with stdout/stderr on the log file, starts it, waits for it and records
-    /// its exit code. Returns once the container runs (or failed to).
+    /// Start in the background: a monitor process (a child of dock that outlives it, see
+    /// [`crate::monitor`]) creates the container, starts it, relays its output to the log and
+    /// to attached clients, waits for it and records its exit code. Returns once the
+    /// container runs (or failed to).
     pub fn start_detached(&self, r: &mut Record) -> Result<()> {
+        self.spawn_monitor(r, None)
+    }
+
+    /// `start -a`: as [`start_detached`](Self::start_detached), with an attach connection
+    /// made before the container starts, so none of its output is missed.
+    pub fn start_attached(&self, r: &mut Record) -> Result<UnixStream> {
+        let (ours, theirs) = UnixStream::pair().context("socketpair")?;
+        self.spawn_monitor(r, Some((theirs, ours.as_raw_fd())))?;
+        Ok(ours)
+    }
+
+    /// `attached`: the monitor's end of a client connection, and the fd of the client's end
+    /// (closed in the monitor).
+    fn spawn_monitor(&self, r: &mut Record, attached: Option<(UnixStream, i32)>) -> Result<()> {
         self.prepare_start(r).map_err(to125)?;
         let mut fds = [0; 2];
         // SAFETY: pipe2 into a two-element array.
@@ -495,12 +512,18 @@ impl Containers {
             bail!("fork: {}", std::io::Error::last_os_error());
         }
         if pid == 0 {
-            // SAFETY: closing the read end in the child.
+            // SAFETY: closing the read end and the client's end in the child.
             unsafe { libc::close(fds[0]) };
-            let code = self.monitor(r, fds[1]);
+            let attached = attached.map(|(sock, client)| {
+                // SAFETY: the client's end belongs to the parent; the child's copy goes.
+                unsafe { libc::close(client) };
+                sock
+            });
+            let code = self.monitor(r, fds[1], attached);
             // SAFETY: leave without running the parent's destructors twice.
             unsafe { libc::_exit(code) };
         }
+        drop(attached);
         // SAFETY: closing our copy of the write end.
         unsafe { libc::close(fds[1]) };
         // SAFETY: fds[0] is ours.
@@ -523,7 +546,7 @@ impl Containers {
         }
     }
 
-    fn monitor(&self, r: &mut Record, report: i32) -> i32 {
+    fn monitor(&self, r: &mut Record, report: i32, attached: Option<UnixStream>) -> i32 {
         let say = |s: &str| {
             // SAFETY: writing a buffer to our pipe end.
             unsafe { libc::write(report, s.as_ptr() as *const libc::c_void, s.len()) };
@@ -533,15 +556,19 @@ impl Containers {
             libc::setsid();
             libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         }
-        let log = self.log_path(&r.id);
-        let setup = redirect(0, Path::new("/dev/null"), libc::O_RDONLY)
-            .and_then(|_| redirect(1, &log, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT))
-            .and_then(|_| redirect(2, &log, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT));
-        if let Err(e) = setup {
-            say(&format!("err:{e:#}"));
-            return 1;
-        }
-        // With -t, hull hands us the pty master over a socketpair; its output goes to the log.
+        let dir = self.dir(&r.id);
+        // Anything failing before the container runs: report, undo, leave.
+        let fail = |r: &mut Record, msg: String| -> i32 {
+            say(&format!("err:{msg}"));
+            self.finish(r, -1);
+            crate::attach::remove(&dir);
+            1
+        };
+        let wiring = match monitor::wire(self, r, attached) {
+            Ok(w) => w,
+            Err(e) => return fail(r, format!("{e:#}")),
+        };
+        // With -t, hull hands us the pty master over a socketpair.
         let mut pair = [-1; 2];
         let console = if r.flags.tty {
             // SAFETY: socketpair into a two-element array.
@@ -554,11 +581,10 @@ impl Containers {
                 )
             };
             if rc < 0 {
-                say(&format!(
-                    "err:socketpair: {}",
-                    std::io::Error::last_os_error()
-                ));
-                return 1;
+                return fail(
+                    r,
+                    format!("socketpair: {}", std::io::Error::last_os_error()),
+                );
             }
             // SAFETY: pair[1] was just made and is given to hull alone.
             hull::Console::Internal(unsafe { crate::unpack::fsops::own(pair[1]) })
@@ -567,35 +593,32 @@ impl Containers {
         };
         let created = match hull::create(&self.rt, &self.create_opts(r), console) {
             Ok(c) => c,
+            Err(e) => return fail(r, e.to_string()),
+        };
+        let master = if r.flags.tty {
+            match recv_fd(pair[0]) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    drop(created);
+                    return fail(r, format!("receive the pty master: {e}"));
+                }
+            }
+        } else {
+            None
+        };
+        let io = match wiring.start(self, r, master) {
+            Ok(io) => io,
             Err(e) => {
-                say(&format!("err:{e}"));
-                self.finish(r, -1);
-                return 1;
+                drop(created);
+                return fail(r, format!("{e:#}"));
             }
         };
-        if r.flags.tty {
-            match recv_fd(pair[0]) {
-                Ok(master) => {
-                    std::thread::spawn(move || {
-                        let mut m = std::fs::File::from(master);
-                        let mut out = std::io::stdout();
-                        let _ = std::io::copy(&mut m, &mut out);
-                    });
-                }
-                Err(e) => {
-                    say(&format!("err:receive the pty master: {e}"));
-                    drop(created);
-                    self.finish(r, -1);
-                    return 1;
-                }
-            }
-        }
         let pid = created.pid;
         if let Err(e) = hull::launch::start_loaded(&self.rt, &created.container) {
-            say(&format!("err:{e}"));
             drop(created);
-            self.finish(r, -1);
-            return 1;
+            let code = fail(r, e.to_string());
+            monitor::send_exit(io.stop(), -1);
+            return code;
         }
         drop(created);
         r.status = "running".into();
@@ -607,7 +630,10 @@ impl Containers {
         // SAFETY: closing the report pipe: the parent stops waiting.
         unsafe { libc::close(report) };
         let code = wait_for(pid);
+        let clients = io.stop();
         self.finish(r, code);
+        crate::attach::remove(&dir);
+        monitor::send_exit(clients, code);
         0
     }
 

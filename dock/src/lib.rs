@@ -7,17 +7,22 @@
 //! an OCI spec, and [`container`] runs containers through hull's library.
 
 pub mod archive;
+pub mod attach;
 pub mod bundle;
 pub mod container;
 pub mod digest;
+pub mod hostdev;
 pub mod import;
+pub mod logfile;
 pub mod manifest;
+pub mod monitor;
 pub mod progress;
 pub mod pull;
 pub mod push;
 pub mod reference;
 pub mod registry;
 pub mod relay;
+pub mod seccomp;
 pub mod store;
 pub mod unpack;
 

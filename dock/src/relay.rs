@@ -1,11 +1,12 @@
 //! Output of a foreground container: its stdout and stderr are pipes (as docker gives them,
 //! not dock's own terminal), copied to dock's stdout/stderr and appended to the container's
-//! log file, so `dock logs` shows foreground runs too.
+//! log file (json-file entries, one stream each), so `dock logs` shows foreground runs too.
 //!
 //! The copier is a forked process, not a thread: hull's create clones init from the calling
 //! process, and a clone of a multi-threaded process can inherit a lock (malloc, stdio) held by
 //! another thread and hang on it.
 
+use crate::logfile::{self, Stream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -53,8 +54,8 @@ fn write_all(fd: i32, mut b: &[u8]) {
     }
 }
 
-/// The copier: (pipe read end, original fd) pairs, until every pipe is at EOF.
-fn copier(pairs: &[(i32, i32)], log: i32) -> ! {
+/// The copier: (pipe read end, original fd, stream) triples, until every pipe is at EOF.
+fn copier(pairs: &[(i32, i32, Stream)], log: std::fs::File) -> ! {
     // Terminal signals go to the whole process group; dock forwards them to the container,
     // the copier must survive them and drain the last output.
     for s in [
@@ -67,12 +68,13 @@ fn copier(pairs: &[(i32, i32)], log: i32) -> ! {
         // SAFETY: ignoring a signal.
         unsafe { libc::signal(s, libc::SIG_IGN) };
     }
-    let mut open: Vec<(i32, i32)> = pairs.to_vec();
+    let mut open: Vec<(i32, i32, Stream)> = pairs.to_vec();
+    let mut log = logfile::Writer::new(log);
     let mut buf = [0u8; 16384];
     while !open.is_empty() {
         let mut pfds: Vec<libc::pollfd> = open
             .iter()
-            .map(|&(r, _)| libc::pollfd {
+            .map(|&(r, _, _)| libc::pollfd {
                 fd: r,
                 events: libc::POLLIN,
                 revents: 0,
@@ -99,9 +101,10 @@ fn copier(pairs: &[(i32, i32)], log: i32) -> ! {
                 continue;
             }
             write_all(open[i].1, &buf[..n as usize]);
-            write_all(log, &buf[..n as usize]);
+            let _ = log.write(open[i].2, &buf[..n as usize]);
         }
         for i in closed.into_iter().rev() {
+            let _ = log.finish(open[i].2);
             open.remove(i);
         }
     }
@@ -129,10 +132,10 @@ pub fn with_log<R>(log: &Path, f: impl FnOnce() -> R) -> std::io::Result<R> {
         drop((w1, w2));
         copier(
             &[
-                (r1.as_raw_fd(), o1.as_raw_fd()),
-                (r2.as_raw_fd(), o2.as_raw_fd()),
+                (r1.as_raw_fd(), o1.as_raw_fd(), Stream::Stdout),
+                (r2.as_raw_fd(), o2.as_raw_fd(), Stream::Stderr),
             ],
-            file.as_raw_fd(),
+            file,
         );
     }
     drop((r1, r2, file));

@@ -481,13 +481,8 @@ fn docker_defaults_and_security_flags() {
         "1"
     );
     assert_eq!(status(&[], "NoNewPrivs"), "0");
-    // The default seccomp profile (containers-common's copy of docker's), or none without it.
-    let want = if std::path::Path::new(dock::bundle::DEFAULT_SECCOMP).exists() {
-        "2"
-    } else {
-        "0"
-    };
-    assert_eq!(status(&[], "Seccomp"), want);
+    // docker's default seccomp profile, built in.
+    assert_eq!(status(&[], "Seccomp"), "2");
     assert_eq!(
         status(&["--security-opt", "seccomp=unconfined"], "Seccomp"),
         "0"
@@ -703,10 +698,11 @@ fn foreground_output_is_logged_and_signals_are_forwarded() {
     assert_eq!(code, 3, "{err}");
     assert_eq!(out, "out\nstdout-is-a-pipe\n");
     assert_eq!(err, "err\n");
-    let logs = e.d.ok(&["logs", "fg"]);
-    let mut lines: Vec<&str> = logs.lines().collect();
-    lines.sort();
-    assert_eq!(lines, ["err", "out", "stdout-is-a-pipe"]);
+    // The log keeps the streams apart.
+    let (code, out, err) = e.run(&["logs", "fg"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "out\nstdout-is-a-pipe\n");
+    assert_eq!(err, "err\n");
     e.d.ok(&["rm", "fg"]);
 
     // SIGINT to dock reaches the container's process, whose exit code dock returns.
@@ -733,4 +729,345 @@ fn foreground_output_is_logged_and_signals_are_forwarded() {
     stdout.read_to_string(&mut rest).unwrap();
     assert_eq!(rest, "got-int\n");
     assert_eq!(child.wait().unwrap().code(), Some(4));
+}
+
+/// A static probe that makes raw syscalls and prints their errno names (busybox has no
+/// keyctl applet and its applets print their own wording). Built with the host's C compiler
+/// (the one Rust links with) and glibc's libc.a.
+fn syscall_probe(dir: &std::path::Path) -> std::path::PathBuf {
+    let src = dir.join("probe.c");
+    std::fs::write(
+        &src,
+        r#"#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static void show(const char *name, long r) {
+    printf("%s=%s\n", name, r == 0 ? "ok" : errno == EPERM ? "EPERM" : errno == ENOSYS ? "ENOSYS" : strerror(errno));
+}
+int main(void) {
+    show("unshare", syscall(SYS_unshare, 0x00020000L));
+    show("mount", syscall(SYS_mount, "none", "/mnt", "tmpfs", 0L, 0L));
+    show("keyctl", syscall(SYS_keyctl, 0L, -1L, 0L));
+    show("clone3", syscall(SYS_clone3, 0L, 0L));
+    return 0;
+}
+"#,
+    )
+    .unwrap();
+    let bin = dir.join("probe");
+    let out = std::process::Command::new("cc")
+        .args(["-static", "-O1", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .expect("cc (the C compiler Rust links with) is needed to build the syscall probe");
+    assert!(
+        out.status.success(),
+        "cc -static probe.c (needs libc6-dev): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bin
+}
+
+#[test]
+fn default_seccomp_denies_with_eperm_as_docker() {
+    let e = Env::new().busybox();
+    let tmp = TempDir::new("probe");
+    syscall_probe(tmp.path());
+    // Through sh: dock checks the command in the image's rootfs, before volumes are mounted.
+    let vol = format!("{}:/p:ro", tmp.path().display());
+    // docker's default profile: EPERM for what it denies; clone3 ENOSYS (libc falls back to
+    // clone, whose flags the filter can check).
+    let out = e.out(&["run", "--rm", "-v", &vol, "busybox", "sh", "-c", "/p/probe"]);
+    assert_eq!(
+        out,
+        "unshare=EPERM\nmount=EPERM\nkeyctl=EPERM\nclone3=ENOSYS\n"
+    );
+    // CAP_SYS_ADMIN opens mount/unshare/clone3 in the filter (the kernel then decides).
+    let out = e.out(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "SYS_ADMIN",
+        "-v",
+        &vol,
+        "busybox",
+        "sh",
+        "-c",
+        "/p/probe",
+    ]);
+    assert!(out.starts_with("unshare=ok\n"), "{out}");
+    assert!(!out.contains("clone3=ENOSYS"), "{out}");
+    // Unconfined: the kernel's own answers (keyctl with a bad command is EINVAL/EOPNOTSUPP).
+    let out = e.out(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=unconfined",
+        "-v",
+        &vol,
+        "busybox",
+        "sh",
+        "-c",
+        "/p/probe",
+    ]);
+    assert!(!out.contains("keyctl=EPERM"), "{out}");
+}
+
+#[test]
+fn privileged_gets_host_devices_and_no_confinement() {
+    let e = Env::new().busybox();
+    let check =
+        "for d in /dev/kmsg /dev/loop0 /dev/null; do test -c $d -o -b $d && echo $d; done; \
+                 test -e /dev/console && echo console-node; \
+                 grep -E '^(Seccomp|CapEff):' /proc/self/status | tr -s '\t ' ' '; \
+                 grep ' /sys ' /proc/self/mounts | grep -q '[ ,]ro[ ,]' && echo sys-ro; \
+                 wc -c < /proc/timer_list";
+    let host_loop0 = std::path::Path::new("/dev/loop0").exists();
+    let out = e.out(&["run", "--rm", "--privileged", "busybox", "sh", "-c", check]);
+    let mut want = String::from("/dev/kmsg\n");
+    if host_loop0 {
+        want.push_str("/dev/loop0\n");
+    }
+    want.push_str("/dev/null\n");
+    assert!(out.starts_with(&want), "{out}");
+    assert!(!out.contains("console-node"), "{out}");
+    assert!(out.contains("Seccomp: 0"), "{out}");
+    assert!(!out.contains("CapEff: 00000000a80425fb"), "{out}");
+    assert!(!out.contains("sys-ro"), "{out}");
+    // The device cgroup lets the container use them: read a record from the kernel log.
+    let out = e.out(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "busybox",
+        "sh",
+        "-c",
+        "dd if=/dev/kmsg bs=8192 count=1 2>/dev/null | grep -c ';'",
+    ]);
+    assert_eq!(out, "1\n");
+    // Not privileged: only the default devices, /sys read-only, masked paths.
+    let out = e.out(&["run", "--rm", "busybox", "sh", "-c", check]);
+    assert!(
+        out.starts_with("/dev/null\nCapEff: 00000000a80425fb\nSeccomp: 2\n"),
+        "{out}"
+    );
+    assert!(out.contains("sys-ro"), "{out}");
+    assert!(out.ends_with("0\n"), "{out}");
+}
+
+/// Wait until `dock logs` of `c` has `n` lines (stdout and stderr together).
+fn wait_log_lines(e: &Env, c: &str, n: usize) {
+    for _ in 0..200 {
+        let (_, out, err) = e.run(&["logs", c]);
+        if out.lines().count() + err.lines().count() >= n {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("{c}: fewer than {n} log lines");
+}
+
+#[test]
+fn logs_keep_stdout_and_stderr_apart() {
+    let e = Env::new().busybox();
+    e.out(&[
+        "run",
+        "-d",
+        "--name",
+        "two",
+        "busybox",
+        "sh",
+        "-c",
+        "echo o1; echo e1 >&2; echo o2; printf 'no-newline'; sleep 100",
+    ]);
+    wait_log_lines(&e, "two", 3);
+    let (code, out, err) = e.run(&["logs", "two"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!((out.as_str(), err.as_str()), ("o1\no2\n", "e1\n"));
+    // The file is docker's json-file format.
+    let id = e.inspect("two")["Id"].as_str().unwrap().to_string();
+    let raw = std::fs::read_to_string(e.root().join("containers").join(&id).join("container.log"))
+        .unwrap();
+    let first: serde_json::Value = serde_json::from_str(raw.lines().next().unwrap()).unwrap();
+    assert_eq!(first["log"], "o1\n");
+    assert_eq!(first["stream"], "stdout");
+    assert!(first["time"].as_str().unwrap().ends_with('Z'), "{first}");
+    // --tail and -t.
+    let (_, out, err) = e.run(&["logs", "--tail", "1", "-t", "two"]);
+    let all = format!("{out}{err}");
+    assert_eq!(all.lines().count(), 1, "{all}");
+    let (time, line) = all.trim_end().split_once(' ').unwrap();
+    assert!(time.starts_with("20") && time.ends_with('Z'), "{all}");
+    assert!(line == "o2" || line == "e1", "{all}");
+    // The unterminated last line arrives when the stream ends; -f follows to the end.
+    let follow =
+        e.d.cmd(&["logs", "-f", "two"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    e.d.ok(&["kill", "two"]);
+    let follow = follow.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&follow.stdout),
+        "o1\no2\nno-newline"
+    );
+    assert_eq!(String::from_utf8_lossy(&follow.stderr), "e1\n");
+}
+
+#[test]
+fn run_detached_interactive_then_attach() {
+    use std::io::{BufRead, Write};
+    let e = Env::new().busybox();
+    let script = "while read l; do echo \"echo:$l\"; echo \"err:$l\" >&2; \
+                  [ \"$l\" = quit ] && exit 5; done; exit 6";
+    e.out(&[
+        "run", "-d", "-i", "--name", "ia", "busybox", "sh", "-c", script,
+    ]);
+    // A first client sends a line and leaves: the container's stdin stays open (docker's
+    // monitor holds it for -d -i).
+    let mut a =
+        e.d.cmd(&["attach", "ia"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    a.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(a.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line, "echo:hello\n");
+    unsafe { libc::kill(a.id() as i32, libc::SIGKILL) };
+    a.wait().unwrap();
+    assert_eq!(e.inspect("ia")["State"]["Status"], "running");
+    // A second one ends it and gets its output and exit code.
+    let mut b =
+        e.d.cmd(&["attach", "ia"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    b.stdin.take().unwrap().write_all(b"again\nquit\n").unwrap();
+    let b = b.wait_with_output().unwrap();
+    assert_eq!(b.status.code(), Some(5));
+    assert_eq!(
+        String::from_utf8_lossy(&b.stdout),
+        "echo:again\necho:quit\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&b.stderr), "err:again\nerr:quit\n");
+    let (_, out, err) = e.run(&["logs", "ia"]);
+    assert_eq!(out, "echo:hello\necho:again\necho:quit\n");
+    assert_eq!(err, "err:hello\nerr:again\nerr:quit\n");
+    assert_eq!(e.inspect("ia")["State"]["ExitCode"], 5);
+    // Nothing to attach to any more; the monitor and its socket are gone.
+    let (code, _, err) = e.run(&["attach", "ia"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not running"), "{err}");
+    let id = e.inspect("ia")["Id"].as_str().unwrap().to_string();
+    assert!(!e
+        .root()
+        .join("containers")
+        .join(id)
+        .join("attach.sock")
+        .exists());
+
+    // With -t the input goes through the pty (echoed, \r\n line ends).
+    e.out(&[
+        "run",
+        "-d",
+        "-i",
+        "-t",
+        "--name",
+        "it",
+        "busybox",
+        "sh",
+        "-c",
+        "read x; echo \"got $x\"; exit 2",
+    ]);
+    let mut t =
+        e.d.cmd(&["attach", "it"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    let mut tin = t.stdin.take().unwrap();
+    tin.write_all(b"hi\n").unwrap();
+    let t = t.wait_with_output().unwrap();
+    drop(tin);
+    assert_eq!(t.status.code(), Some(2));
+    let tout = String::from_utf8_lossy(&t.stdout);
+    assert!(tout.ends_with("got hi\r\n"), "{tout:?}");
+}
+
+#[test]
+fn start_attached_with_and_without_stdin() {
+    use std::io::Write;
+    let e = Env::new().busybox();
+    // start -a: both streams, the exit code, nothing of our stdin.
+    e.d.ok(&[
+        "create",
+        "--name",
+        "sa",
+        "busybox",
+        "sh",
+        "-c",
+        "echo o; echo e >&2; exit 4",
+    ]);
+    let (code, out, err) = e.run(&["start", "-a", "sa"]);
+    assert_eq!((code, out.as_str(), err.as_str()), (4, "o\n", "e\n"));
+    assert_eq!(e.inspect("sa")["State"]["Status"], "exited");
+    // Again: a stopped container starts and attaches again.
+    let (code, out, _) = e.run(&["start", "-a", "sa"]);
+    assert_eq!((code, out.as_str()), (4, "o\n"));
+
+    // create -i + start -a -i: our stdin is the container's, closed when ours ends.
+    e.d.ok(&[
+        "create",
+        "-i",
+        "--name",
+        "si",
+        "busybox",
+        "sh",
+        "-c",
+        "cat; echo done; exit 3",
+    ]);
+    let mut c =
+        e.d.cmd(&["start", "-a", "-i", "si"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+    c.stdin.take().unwrap().write_all(b"abc\ndef\n").unwrap();
+    let c = c.wait_with_output().unwrap();
+    assert_eq!(c.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&c.stdout), "abc\ndef\ndone\n");
+
+    // --rm with start -a: the exit code still arrives, and the container is gone.
+    e.d.ok(&[
+        "create", "--rm", "--name", "gone", "busybox", "sh", "-c", "exit 9",
+    ]);
+    let (code, _, err) = e.run(&["start", "-a", "gone"]);
+    assert_eq!(code, 9, "{err}");
+    assert!(!e.d.ok(&["ps", "-a"]).contains("gone"));
+    // A command that cannot start: docker's codes, nothing left running or mounted.
+    e.d.ok(&["create", "--name", "bad", "busybox", "nosuch"]);
+    let (code, _, err) = e.run(&["start", "-a", "bad"]);
+    assert_eq!(code, 127, "{err}");
+    let (code, _, err) = e.run(&["start", "-a", "sa", "si"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("one container"), "{err}");
+    for c in ["sa", "si", "bad"] {
+        e.d.ok(&["rm", c]);
+    }
+    assert!(
+        e.mounts_under_root().is_empty(),
+        "{:?}",
+        e.mounts_under_root()
+    );
 }

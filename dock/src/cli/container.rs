@@ -1,10 +1,11 @@
-//! Container verbs: run, create, start, ps, logs, stop, kill, rm, exec, import-busybox.
+//! Container verbs: run, create, ps, stop, kill, rm, exec, import-busybox (start and attach
+//! are in attach.rs, logs in logs.rs).
 
 use super::Ctx;
 use anyhow::{Context, Result};
 use dock::bundle::RunFlags;
 use dock::container::{exit_err, parse_signal, Containers, Record};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
@@ -96,22 +97,6 @@ pub fn create(ctx: &Ctx, a: RunArgs) -> Result<()> {
         .create(&store, &a.image, &a.args, &a.flags)
         .map_err(dock::container::to125)?;
     println!("{}", rec.id);
-    Ok(())
-}
-
-#[derive(clap::Args, Debug)]
-pub struct Ids {
-    #[arg(required = true)]
-    pub containers: Vec<String>,
-}
-
-pub fn start(ctx: &Ctx, a: Ids) -> Result<()> {
-    let cs = ctx.containers()?;
-    for key in &a.containers {
-        let mut r = cs.find(key)?;
-        cs.start_detached(&mut r)?;
-        println!("{key}");
-    }
     Ok(())
 }
 
@@ -209,49 +194,6 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-#[derive(clap::Args, Debug)]
-pub struct LogsArgs {
-    /// Keep printing new output until the container stops
-    #[arg(short = 'f', long)]
-    follow: bool,
-    container: String,
-}
-
-pub fn logs(ctx: &Ctx, a: LogsArgs) -> Result<()> {
-    let cs = ctx.containers()?;
-    let r = cs.find(&a.container)?;
-    let path = cs.log_path(&r.id);
-    let mut f = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(_) if !a.follow => return Ok(()),
-        Err(_) => {
-            cs.wait_stopped(&r, Duration::from_secs(u64::MAX / 4));
-            return Ok(());
-        }
-    };
-    let mut out = std::io::stdout().lock();
-    let mut buf = vec![0u8; 64 << 10];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n > 0 {
-            out.write_all(&buf[..n])?;
-            continue;
-        }
-        out.flush()?;
-        if !a.follow {
-            return Ok(());
-        }
-        if cs.wait_stopped(&r, Duration::from_millis(200)) {
-            // Whatever was written before the exit.
-            let pos = f.stream_position()?;
-            f.seek(SeekFrom::Start(pos))?;
-            std::io::copy(&mut f, &mut out)?;
-            out.flush()?;
-            return Ok(());
-        }
-    }
 }
 
 #[derive(clap::Args, Debug)]

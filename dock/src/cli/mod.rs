@@ -1,10 +1,12 @@
 //! Command-line parsing and one module per subcommand.
 
+mod attach;
 mod container;
 mod images;
 mod inspect;
 mod load;
 mod login;
+mod logs;
 mod pull;
 mod push;
 mod rmi;
@@ -72,12 +74,14 @@ pub enum Command {
     Run(container::RunArgs),
     /// Create a container without starting it
     Create(container::RunArgs),
-    /// Start created or stopped containers in the background
-    Start(container::Ids),
+    /// Start created or stopped containers (in the background, or attached with -a/-i)
+    Start(attach::StartArgs),
+    /// Attach to a running container's output (and stdin, if it was started with -i)
+    Attach(attach::AttachArgs),
     /// List containers
     Ps(container::PsArgs),
-    /// Show a container's output (detached containers)
-    Logs(container::LogsArgs),
+    /// Show a container's output: stdout lines on stdout, stderr lines on stderr
+    Logs(logs::Args),
     /// Stop containers (SIGTERM, then SIGKILL after -t seconds)
     Stop(container::StopArgs),
     /// Signal containers
@@ -116,9 +120,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Login(a) => login::run(&ctx, a),
         Command::Run(a) => container::run(&ctx, a),
         Command::Create(a) => container::create(&ctx, a),
-        Command::Start(a) => container::start(&ctx, a),
+        Command::Start(a) => attach::start(&ctx, a),
+        Command::Attach(a) => attach::attach(&ctx, a),
         Command::Ps(a) => container::ps(&ctx, a),
-        Command::Logs(a) => container::logs(&ctx, a),
+        Command::Logs(a) => logs::run(&ctx, a),
         Command::Stop(a) => container::stop(&ctx, a),
         Command::Kill(a) => container::kill(&ctx, a),
         Command::Rm(a) => container::rm(&ctx, a),
