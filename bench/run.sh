@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command for the benchmark table: installs runc, crun, hyperfine, strace, time and
-# busybox-static, builds hull in release mode, and runs bench.py with every runtime inside the
+# busybox-static, builds hull in release mode (scripts/build-release.sh: static-pie), and runs bench.py with every runtime inside the
 # same private mount namespace with /sys/fs/cgroup/unified unmounted.
 # usage: sudo bench/run.sh [--runs N] [--with-youki]
 set -euo pipefail
@@ -15,7 +15,7 @@ if [ -n "$need" ]; then
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
 fi
-cargo build --release --quiet --manifest-path "$here/Cargo.toml" -p hull
+hull=$("$here/scripts/build-release.sh")
 exec unshare --mount --propagation private sh -c \
   'umount /sys/fs/cgroup/unified 2>/dev/null || true; h=$1; shift; exec python3 "$0" --hull "$h" "$@"' \
-  "$here/bench/bench.py" "$here/target/release/hull" "$@"
+  "$here/bench/bench.py" "$hull" "$@"

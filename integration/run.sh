@@ -45,8 +45,7 @@ if [ -n "$missing" ]; then
 fi
 
 if [ -z "${HULL:-}" ]; then
-  (cd "$REPO" && cargo build --release -p hull --quiet)
-  HULL=$REPO/target/release/hull
+  HULL=$("$REPO/scripts/build-release.sh")
 fi
 RUNC=${RUNC:-$(command -v runc)}
 export HULL RUNC

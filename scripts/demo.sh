@@ -4,8 +4,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/setup.sh"
-cargo build --release --quiet --manifest-path "$here/Cargo.toml" -p hull
-hull="$here/target/release/hull"
+hull=$("$here/scripts/build-release.sh")
 bundle=$(mktemp -d /tmp/hull-demo.XXXXXX)
 trap 'rm -rf "$bundle"' EXIT
 if [ $# -eq 0 ]; then

@@ -5,14 +5,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "test.sh: run as root (the tests create containers)" >&2; exit 1; }
 export RUST_BACKTRACE=1
+# Every suite drives the binary we ship: the static release build (scripts/build-release.sh).
+# Unit tests still run in the debug build, with its overflow checks.
+HULL_TEST_BINARY=$(scripts/build-release.sh)
+export HULL_TEST_BINARY
 cargo build --workspace --quiet
 cargo test --workspace -- --test-threads=2
 # The OCI conformance suite against hull. Fails on any hull failure not listed in
 # oci-conformance/expected-failures.txt. (Side by side with runc and crun: see
 # oci-conformance/README.md; CI runs hull alone to keep its time down.)
-timeout 900 target/debug/oci-conformance --runtime target/debug/hull --expected-failures oci-conformance/expected-failures.txt
+timeout 900 target/debug/oci-conformance --runtime "$HULL_TEST_BINARY" --expected-failures oci-conformance/expected-failures.txt
 # hull driven by containerd (ctr), podman, dockerd and the CRI, next to runc (about 2.5 min);
 # HULL_SKIP_CLIENTS=1 skips it.
 if [ -z "${HULL_SKIP_CLIENTS:-}" ]; then
-  bash integration/run.sh all
+  HULL=$HULL_TEST_BINARY bash integration/run.sh all
 fi

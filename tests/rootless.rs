@@ -71,7 +71,7 @@ impl Rootless {
         let env = Env::new(name);
         // The user must be able to reach hull and its own state dir.
         let hull = env.base.join("hull");
-        fs::copy(env!("CARGO_BIN_EXE_hull"), &hull).unwrap();
+        fs::copy(common::HULL, &hull).unwrap();
         fs::set_permissions(&env.base, fs::Permissions::from_mode(0o755)).unwrap();
         let state = env.base.join("rootless-state");
         fs::create_dir(&state).unwrap();

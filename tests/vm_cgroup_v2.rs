@@ -7,12 +7,18 @@
 
 use std::process::Command;
 
+/// As tests/common's HULL: the release binary named by HULL_TEST_BINARY when set at build time.
+const HULL: &str = match option_env!("HULL_TEST_BINARY") {
+    Some(p) => p,
+    None => env!("CARGO_BIN_EXE_hull"),
+};
+
 #[test]
 fn cgroup_v2_in_a_vm() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/integration/vm/run.sh");
     let out = Command::new("bash")
         .arg(script)
-        .arg(env!("CARGO_BIN_EXE_hull"))
+        .arg(HULL)
         .output()
         .expect("run integration/vm/run.sh");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -13,7 +13,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-pub const HULL: &str = env!("CARGO_BIN_EXE_hull");
+/// The hull binary under test: the one cargo built for this test run, or the release build
+/// named by HULL_TEST_BINARY when the tests were compiled (scripts/test.sh tests the static
+/// release binary we ship).
+pub const HULL: &str = match option_env!("HULL_TEST_BINARY") {
+    Some(p) => p,
+    None => env!("CARGO_BIN_EXE_hull"),
+};
 /// Default per-invocation timeout: a hull command that takes longer has hung.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
