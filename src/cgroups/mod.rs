@@ -39,8 +39,20 @@ fn unescape(s: &str) -> String {
         .replace("\\134", "\\")
 }
 
-/// The hierarchies mounted in the caller's mount namespace, from one read of mountinfo.
+/// The hierarchies mounted in the caller's mount namespace, from one read of mountinfo per
+/// process: create needs them several times, and mountinfo is long on busy hosts. The cgroup
+/// mounts do not change while hull runs; a cloned init inherits the host's list, which is the
+/// one it needs to mount cgroupfs in the container.
 pub fn hierarchies() -> Result<Vec<Hierarchy>> {
+    static CACHE: std::sync::OnceLock<Vec<Hierarchy>> = std::sync::OnceLock::new();
+    if let Some(h) = CACHE.get() {
+        return Ok(h.clone());
+    }
+    let h = read_hierarchies()?;
+    Ok(CACHE.get_or_init(|| h).clone())
+}
+
+fn read_hierarchies() -> Result<Vec<Hierarchy>> {
     let info = fs::read_to_string("/proc/self/mountinfo").ctx("read", "/proc/self/mountinfo")?;
     let mut out: Vec<Hierarchy> = Vec::new();
     for line in info.lines() {

@@ -287,9 +287,11 @@ pub fn create(rt: &Runtime, opts: &CreateOpts, console: Console) -> Result<Creat
         let p = format!("/proc/{pid}/oom_score_adj");
         fs::write(&p, adj.to_string()).ctx("write", format!("{p} (process.oomScoreAdj)"))?;
     }
+    // Saved once init is ready (below): a create that dies before then leaves init to exit
+    // on the sync socket's EOF, and the state saved before clone already names the cgroups
+    // that `delete` must remove.
     container.saved.pid = pid;
     container.saved.start_time = start_time;
-    container.save()?;
     parent_chan.send(&sync::Msg::Go)?;
     loop {
         match parent_chan.recv()? {
