@@ -4,6 +4,7 @@
 pub mod cgroups;
 pub mod error;
 pub mod hooks;
+pub mod json_path;
 pub mod launch;
 pub mod lifecycle;
 pub mod log;
