@@ -59,7 +59,7 @@ seed_corpus() {
     cargo build --quiet -p hull
     for flag in "" --rootless; do
       tmp=$(mktemp -d)
-      target/debug/hull spec --bundle "$tmp" $flag
+      "${CARGO_TARGET_DIR:-target}/debug/hull" spec --bundle "$tmp" $flag
       cp "$tmp/config.json" "$dir/seed-spec${flag}.json"
       # The same template compact, and without its process (need_process=false paths).
       tr -d '\n' <"$tmp/config.json" | tr -s ' ' >"$dir/seed-spec${flag}-compact.json"
@@ -117,7 +117,8 @@ for t in "${targets[@]}"; do
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
   cov=$(grep -E '^#[0-9]+' "$log" | tail -1 | grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[^ ]+' || true)
-  line="$t: rc=$rc, ${execs:-?} execs in ${secs}s (${rate:-?}/s), ${cov:-no coverage line}"
+  line="$t: ${execs:-?} execs in ${secs}s (${rate:-?}/s), ${cov:-no coverage line}"
+  [ "$rc" = 0 ] || line="$t: FAILED (exit $rc) after ${execs:-?} execs"
   if [ "$rc" != 0 ]; then
     failed=1
     echo "---- $t failed (exit $rc):"
