@@ -19,7 +19,7 @@ pub fn parse(data: &[u8]) -> std::result::Result<Spec, String> {
         let path = field_path(e.path());
         // serde echoes offending strings (`unknown variant ...`) without escaping them.
         let inner = printable(&e.into_inner().to_string());
-        if path.is_empty() || path == "?" {
+        if path.is_empty() {
             format!("invalid config: {inner}")
         } else {
             format!("invalid config field {path}: {inner}")
@@ -41,13 +41,13 @@ fn field_path(path: &serde_path_to_error::Path) -> String {
                 continue;
             }
             Segment::Map { key } | Segment::Enum { variant: key } => key.as_str(),
-            Segment::Unknown => "?",
+            // Inside a key that did not parse: the path up to here is what can be named.
+            Segment::Unknown => continue,
         };
-        let plain = name == "?"
-            || (!name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !plain {
             out.push_str(&format!("[{name:?}]"));
             continue;
@@ -376,6 +376,19 @@ mod tests {
         assert!(!e.chars().any(char::is_control), "{e:?}");
         assert!(e.contains(r"pid\u{0}\n"), "{e}");
         assert!(e.contains("linux.namespaces[0].type"), "{e}");
+    }
+
+    // The fuzzer's corpus showed `invalid config field linux.?: key must be a string`: the
+    // unknown segment of a key that did not parse is left out.
+    #[test]
+    fn unparsed_key_is_not_shown_as_question_mark() {
+        let e = super::parse(br#"{"linux":{"sysctl":{}, 1:2}}"#).unwrap_err();
+        assert!(
+            e.starts_with("invalid config field linux: key must be a string"),
+            "{e}"
+        );
+        let e = super::parse(b"{1:2}").unwrap_err();
+        assert!(e.starts_with("invalid config: key must be a string"), "{e}");
     }
 
     #[test]

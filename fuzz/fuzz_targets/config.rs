@@ -1,8 +1,8 @@
 //! Arbitrary bytes as config.json: `hull::spec::parse`, then `validate` with and without a
 //! required process. Neither may panic, and every rejection must be a clear error: one line
 //! without control characters (a hostile config must not be able to forge log lines or
-//! terminal escapes), and naming where it is wrong — parse errors say `invalid config` and,
-//! when serde knows it, the field path; validation errors name the config field.
+//! terminal escapes), and saying where it is wrong — parse errors say `invalid config` and
+//! the field path or the line and column; validation errors name the config field.
 //! `HULL_FUZZ_SHOW=1` prints every error (for reading what the corpus produces).
 #![no_main]
 
@@ -26,6 +26,11 @@ fn check(stage: &str, msg: &str) {
     );
     if stage == "parse" {
         assert!(msg.starts_with("invalid config"), "{stage}: {msg:?}");
+        // Says where: the field, or the line and column of a syntax error.
+        assert!(
+            msg.starts_with("invalid config field ") || msg.contains(" at line "),
+            "{stage}: error says neither field nor position: {msg:?}"
+        );
         if let Some(rest) = msg.strip_prefix("invalid config field ") {
             let (path, why) = rest.split_once(": ").unwrap_or((rest, ""));
             assert!(
