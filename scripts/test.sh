@@ -11,6 +11,13 @@ HULL_TEST_BINARY=$(scripts/build-release.sh)
 export HULL_TEST_BINARY
 cargo build --workspace --quiet
 cargo test --workspace -- --test-threads=2
+# Coverage-guided fuzzing (cargo fuzz) of the config loader/validator and dock's reference and
+# manifest parsers, 20 s per target; fails on any crash. Its build directory is kept outside
+# the clone so that a later run rebuilds only hull, dock and the targets. HULL_SKIP_FUZZ=1
+# skips it.
+if [ -z "${HULL_SKIP_FUZZ:-}" ]; then
+  HULL_FUZZ_TARGET_DIR=${HULL_FUZZ_TARGET_DIR:-/var/cache/hull/fuzz-target} bash scripts/fuzz.sh 20
+fi
 # The OCI conformance suite against hull. Fails on any hull failure not listed in
 # oci-conformance/expected-failures.txt. (Side by side with runc and crun: see
 # oci-conformance/README.md; CI runs hull alone to keep its time down.)

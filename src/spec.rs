@@ -16,14 +16,62 @@ pub fn load(bundle: &Path) -> Result<Spec> {
 pub fn parse(data: &[u8]) -> std::result::Result<Spec, String> {
     let de = &mut serde_json::Deserializer::from_slice(data);
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." || path == "?" || path.is_empty() {
+        let path = field_path(e.path());
+        // serde echoes offending strings (`unknown variant ...`) without escaping them.
+        let inner = printable(&e.into_inner().to_string());
+        if path.is_empty() {
             format!("invalid config: {inner}")
         } else {
             format!("invalid config field {path}: {inner}")
         }
     })
+}
+
+/// The JSON path of a field as `linux.namespaces[2].type`. A key that is not a plain name
+/// (`net.ipv4.ip_forward`, or anything a hostile config chose, control characters included)
+/// is quoted and escaped: `linux.sysctl["net.ipv4.ip_forward"]`, so the error stays one
+/// readable line and the path stays unambiguous.
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path {
+        let name = match segment {
+            Segment::Seq { index } => {
+                out.push_str(&format!("[{index}]"));
+                continue;
+            }
+            Segment::Map { key } | Segment::Enum { variant: key } => key.as_str(),
+            // Inside a key that did not parse: the path up to here is what can be named.
+            Segment::Unknown => continue,
+        };
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !plain {
+            out.push_str(&format!("[{name:?}]"));
+            continue;
+        }
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(name);
+    }
+    out
+}
+
+/// `s` with every control character escaped (`\n`, `\u{1b}`), so that a message quoting
+/// config input is one line that cannot carry terminal escapes.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// The rootfs path, made absolute against the bundle.
@@ -301,5 +349,54 @@ mod tests {
         assert!(e.contains("process.user.uid"), "{e}");
         let e = super::parse(b"not json").unwrap_err();
         assert!(e.contains("invalid config"), "{e}");
+    }
+
+    // Found by the fuzzer (fuzz/fuzz_targets/config.rs): a key with a control character
+    // (here DEL, which JSON allows unescaped) went into the error verbatim.
+    #[test]
+    fn control_characters_in_keys_are_escaped() {
+        let e = super::parse(b"{\"lknu\x7f\" :").unwrap_err();
+        assert_eq!(
+            e,
+            r#"invalid config field ["lknu\u{7f}"]: EOF while parsing a value at line 1 column 10"#
+        );
+        let e = super::parse(br#"{"linux":{"sysctl":{"a\nb\u001b[2J":1}}}"#).unwrap_err();
+        assert!(!e.chars().any(char::is_control), "{e:?}");
+        assert!(
+            e.starts_with(r#"invalid config field linux.sysctl["a\nb\u{1b}[2J"]: "#),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn control_characters_in_echoed_values_are_escaped() {
+        let e = super::parse(br#"{"linux":{"namespaces":[{"type":"pid\u0000\n"}]}}"#).unwrap_err();
+        assert!(!e.chars().any(char::is_control), "{e:?}");
+        assert!(e.contains(r"pid\u{0}\n"), "{e}");
+        assert!(e.contains("linux.namespaces[0].type"), "{e}");
+    }
+
+    // The fuzzer's corpus showed `invalid config field linux.?: key must be a string`: the
+    // unknown segment of a key that did not parse is left out.
+    #[test]
+    fn unparsed_key_is_not_shown_as_question_mark() {
+        let e = super::parse(br#"{"linux":{"sysctl":{}, 1:2}}"#).unwrap_err();
+        assert!(
+            e.starts_with("invalid config field linux: key must be a string"),
+            "{e}"
+        );
+        let e = super::parse(b"{1:2}").unwrap_err();
+        assert!(e.starts_with("invalid config: key must be a string"), "{e}");
+    }
+
+    #[test]
+    fn dotted_keys_are_quoted_in_the_path() {
+        let e = super::parse(br#"{"linux":{"sysctl":{"net.ipv4.ip_forward":1}}}"#).unwrap_err();
+        assert!(
+            e.starts_with(
+                r#"invalid config field linux.sysctl["net.ipv4.ip_forward"]: invalid type"#
+            ),
+            "{e}"
+        );
     }
 }

@@ -3,7 +3,8 @@
 //! keys dropped, strings replaced by hostile ones, arrays emptied or grown — must each end in
 //! a parse/validation result or a clear error, never a panic, and no error may be empty.
 //! The same inputs then go through `hull create`, which must exit 0 or 1 (never crash) and
-//! leave nothing behind when it fails.
+//! leave nothing behind when it fails. The coverage-guided counterpart of the first test is
+//! fuzz/fuzz_targets/config.rs (`scripts/fuzz.sh`).
 
 mod common;
 

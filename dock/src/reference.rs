@@ -95,14 +95,20 @@ impl Reference {
     }
 
     /// The repository as docker shows it: `busybox`, `user/app`, `host:5000/ns/app`.
+    /// `docker.io/` stays when the path's first component would read as a registry host
+    /// (`docker.io/libr.io/app`, not `libr.io/app`), so that the shown name parses back to
+    /// this repository and not to one on another registry.
     pub fn familiar_repository(&self) -> String {
-        if self.domain == DEFAULT_DOMAIN {
-            match self.path.strip_prefix("library/") {
-                Some(p) if !p.contains('/') => p.to_string(),
-                _ => self.path.clone(),
-            }
-        } else {
-            self.repository()
+        if self.domain != DEFAULT_DOMAIN {
+            return self.repository();
+        }
+        let short = match self.path.strip_prefix("library/") {
+            Some(p) if !p.contains('/') => p,
+            _ => self.path.as_str(),
+        };
+        match short.split_once('/') {
+            Some((first, _)) if names_registry(first) => self.repository(),
+            _ => short.to_string(),
         }
     }
 
@@ -168,14 +174,7 @@ impl std::str::FromStr for Reference {
 
 fn split_domain(name: &str) -> (String, String) {
     let (domain, path) = match name.split_once('/') {
-        Some((first, rest))
-            if first.contains('.')
-                || first.contains(':')
-                || first == "localhost"
-                || first.bytes().any(|b| b.is_ascii_uppercase()) =>
-        {
-            (first.to_string(), rest.to_string())
-        }
+        Some((first, rest)) if names_registry(first) => (first.to_string(), rest.to_string()),
         _ => (DEFAULT_DOMAIN.to_string(), name.to_string()),
     };
     let domain = if domain == "index.docker.io" {
@@ -189,6 +188,14 @@ fn split_domain(name: &str) -> (String, String) {
         path
     };
     (domain, path)
+}
+
+/// Whether the first component of a name is a registry host rather than part of the path.
+fn names_registry(first: &str) -> bool {
+    first.contains('.')
+        || first.contains(':')
+        || first == "localhost"
+        || first.bytes().any(|b| b.is_ascii_uppercase())
 }
 
 fn validate_tag(tag: &str) -> Result<(), String> {
@@ -324,6 +331,25 @@ mod tests {
         assert_eq!(p("docker.io/busybox").path, "library/busybox");
         assert_eq!(p("index.docker.io/library/busybox").domain, "docker.io");
         assert_eq!(p("docker.io/library/busybox:1").to_string(), "busybox:1");
+    }
+
+    // Found by the fuzzer (fuzz/fuzz_targets/reference.rs): a docker.io path whose first
+    // component looks like a host was shown without docker.io/, naming another registry.
+    #[test]
+    fn shown_name_keeps_docker_io_when_the_path_looks_like_a_host() {
+        let r = p("docker.io/libr.io/library/app");
+        assert_eq!(r.to_string(), "docker.io/libr.io/library/app:latest");
+        assert_eq!(p(&r.to_string()), r);
+        let r = p("docker.io/localhost/app:1");
+        assert_eq!(r.familiar_repository(), "docker.io/localhost/app");
+        assert_eq!(p(&r.to_string()), r);
+        // The ordinary forms stay short.
+        assert_eq!(p("docker.io/user/app").to_string(), "user/app:latest");
+        assert_eq!(p("docker.io/library/libr.io").to_string(), "libr.io:latest");
+        assert_eq!(
+            p(&p("docker.io/library/libr.io").to_string()).path,
+            "library/libr.io"
+        );
     }
 
     #[test]
