@@ -3,18 +3,55 @@
 //! oci-spec's types added half a megabyte of code to a binary whose resident size is a
 //! benchmark target; an error only needs the path once, so it is recomputed from the text.
 
-/// A deserialisation error as users should read it: `invalid config field PATH: ERROR`, or
-/// `invalid config: ERROR` when it concerns the document as a whole.
+/// A deserialisation error as users should read it: `invalid WHAT field PATH: ERROR`, or
+/// `invalid WHAT: ERROR` when it concerns the document as a whole. Keys that are not plain
+/// names (`net.ipv4.ip_forward`, or anything a hostile document chose) are quoted, and control
+/// characters are escaped everywhere, so the message is one line that cannot carry terminal
+/// escapes (both found by fuzz/fuzz_targets/config.rs).
 pub fn describe(data: &[u8], err: &serde_json::Error, what: &str) -> String {
     let path = if err.line() == 0 {
         String::new()
     } else {
         path_at(data, offset_of(data, err.line(), err.column()))
     };
+    // serde echoes offending strings (`unknown variant ...`) without escaping them.
+    let inner = printable(&err.to_string());
     if path.is_empty() {
-        format!("invalid {what}: {err}")
+        format!("invalid {what}: {inner}")
     } else {
-        format!("invalid {what} field {path}: {err}")
+        format!("invalid {what} field {path}: {inner}")
+    }
+}
+
+/// `s` with every control character escaped (`\n`, `\u{1b}`).
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A key as a path segment: `.name` for plain names, `["any\u{1b}thing"]` otherwise.
+fn push_key(out: &mut String, raw: &str) {
+    // The raw text still has JSON's escapes; decode them so `\u001b` shows as what it is.
+    let key: String =
+        serde_json::from_str(&format!("\"{raw}\"")).unwrap_or_else(|_| raw.to_string());
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if plain {
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(&key);
+    } else {
+        out.push_str(&format!("[{key:?}]"));
     }
 }
 
@@ -86,12 +123,7 @@ fn path_at(data: &[u8], end: usize) -> String {
     let mut out = String::new();
     for f in &stack {
         match f {
-            Frame::Object(Some(k)) => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(k);
-            }
+            Frame::Object(Some(k)) => push_key(&mut out, k),
             Frame::Object(None) => {}
             Frame::Array(n) => out.push_str(&format!("[{n}]")),
         }

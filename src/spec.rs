@@ -14,64 +14,7 @@ pub fn load(bundle: &Path) -> Result<Spec> {
 }
 
 pub fn parse(data: &[u8]) -> std::result::Result<Spec, String> {
-    let de = &mut serde_json::Deserializer::from_slice(data);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = field_path(e.path());
-        // serde echoes offending strings (`unknown variant ...`) without escaping them.
-        let inner = printable(&e.into_inner().to_string());
-        if path.is_empty() {
-            format!("invalid config: {inner}")
-        } else {
-            format!("invalid config field {path}: {inner}")
-        }
-    })
-}
-
-/// The JSON path of a field as `linux.namespaces[2].type`. A key that is not a plain name
-/// (`net.ipv4.ip_forward`, or anything a hostile config chose, control characters included)
-/// is quoted and escaped: `linux.sysctl["net.ipv4.ip_forward"]`, so the error stays one
-/// readable line and the path stays unambiguous.
-fn field_path(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let mut out = String::new();
-    for segment in path {
-        let name = match segment {
-            Segment::Seq { index } => {
-                out.push_str(&format!("[{index}]"));
-                continue;
-            }
-            Segment::Map { key } | Segment::Enum { variant: key } => key.as_str(),
-            // Inside a key that did not parse: the path up to here is what can be named.
-            Segment::Unknown => continue,
-        };
-        let plain = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !plain {
-            out.push_str(&format!("[{name:?}]"));
-            continue;
-        }
-        if !out.is_empty() {
-            out.push('.');
-        }
-        out.push_str(name);
-    }
-    out
-}
-
-/// `s` with every control character escaped (`\n`, `\u{1b}`), so that a message quoting
-/// config input is one line that cannot carry terminal escapes.
-fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    serde_json::from_slice(data).map_err(|e| crate::json_path::describe(data, &e, "config"))
 }
 
 /// The rootfs path, made absolute against the bundle.

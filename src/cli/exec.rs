@@ -61,8 +61,14 @@ fn parse_process(data: &[u8], what: &str) -> Result<Process> {
             .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
         o.entry("cwd").or_insert_with(|| serde_json::json!("/"));
     }
-    serde_path_to_error::deserialize(v)
-        .map_err(|e| Error::Config(format!("{what}: field {}: {}", e.path(), e.inner())))
+    // Through text again, so that an error can name its field (hull::json_path).
+    let text = serde_json::to_vec(&v).map_err(|e| Error::Config(format!("{what}: {e}")))?;
+    serde_json::from_slice(&text).map_err(|e| {
+        Error::Config(format!(
+            "{what}: {}",
+            hull::json_path::describe(&text, &e, "process")
+        ))
+    })
 }
 
 /// `-u` takes numbers only: a name would be looked up in a file the container controls, and

@@ -125,11 +125,12 @@ pub fn run(rt: &Runtime, a: Args) -> Result<i32> {
     if let Some(x) = a.blkio_weight {
         set("blockIO", "weight", x.into());
     }
-    let res: LinuxResources = serde_path_to_error::deserialize(v).map_err(|e| {
+    // Through text again, so that an error can name its field (hull::json_path).
+    let text = serde_json::to_vec(&v).map_err(|e| Error::Config(format!("update: {e}")))?;
+    let res: LinuxResources = serde_json::from_slice(&text).map_err(|e| {
         Error::Config(format!(
-            "update: resources field {}: {}",
-            e.path(),
-            e.inner()
+            "update: {}",
+            hull::json_path::describe(&text, &e, "resources")
         ))
     })?;
     hull::lifecycle::update(rt, &a.id, &res)?;
