@@ -733,7 +733,9 @@ fn foreground_output_is_logged_and_signals_are_forwarded() {
 
 /// A static probe that makes raw syscalls and prints their errno names (busybox has no
 /// keyctl applet and its applets print their own wording). Built with the host's C compiler
-/// (the one Rust links with) and glibc's libc.a.
+/// (the one Rust links with) and glibc's libc.a. The arguments are ones the kernel rejects,
+/// except unshare(CLONE_NEWNS) and a tmpfs on the container's own /dev, which touch only the
+/// container.
 fn syscall_probe(dir: &std::path::Path) -> std::path::PathBuf {
     let src = dir.join("probe.c");
     std::fs::write(
@@ -745,13 +747,19 @@ fn syscall_probe(dir: &std::path::Path) -> std::path::PathBuf {
 #include <sys/syscall.h>
 #include <unistd.h>
 static void show(const char *name, long r) {
-    printf("%s=%s\n", name, r == 0 ? "ok" : errno == EPERM ? "EPERM" : errno == ENOSYS ? "ENOSYS" : strerror(errno));
+    const char *e = r == 0 ? "ok" : errno == EPERM ? "EPERM" : errno == ENOSYS ? "ENOSYS"
+        : errno == EINVAL ? "EINVAL" : errno == EFAULT ? "EFAULT" : errno == ENOKEY ? "ENOKEY"
+        : errno == ENOENT ? "ENOENT" : errno == EOPNOTSUPP ? "EOPNOTSUPP" : strerror(errno);
+    printf("%s=%s\n", name, e);
 }
 int main(void) {
     show("unshare", syscall(SYS_unshare, 0x00020000L));
-    show("mount", syscall(SYS_mount, "none", "/mnt", "tmpfs", 0L, 0L));
+    show("mount", syscall(SYS_mount, "none", "/dev", "tmpfs", 0L, 0L));
     show("keyctl", syscall(SYS_keyctl, 0L, -1L, 0L));
     show("clone3", syscall(SYS_clone3, 0L, 0L));
+    show("bpf", syscall(SYS_bpf, -1L, 0L, 0L));
+    show("kexec_load", syscall(SYS_kexec_load, 0L, 0L, 0L, 0L));
+    show("add_key", syscall(SYS_add_key, 0L, 0L, 0L, 0L, 0L));
     return 0;
 }
 "#,
@@ -784,7 +792,8 @@ fn default_seccomp_denies_with_eperm_as_docker() {
     let out = e.out(&["run", "--rm", "-v", &vol, "busybox", "sh", "-c", "/p/probe"]);
     assert_eq!(
         out,
-        "unshare=EPERM\nmount=EPERM\nkeyctl=EPERM\nclone3=ENOSYS\n"
+        "unshare=EPERM\nmount=EPERM\nkeyctl=EPERM\nclone3=ENOSYS\nbpf=EPERM\n\
+         kexec_load=EPERM\nadd_key=EPERM\n"
     );
     // CAP_SYS_ADMIN opens mount/unshare/clone3 in the filter (the kernel then decides).
     let out = e.out(&[
@@ -815,6 +824,121 @@ fn default_seccomp_denies_with_eperm_as_docker() {
         "/p/probe",
     ]);
     assert!(!out.contains("keyctl=EPERM"), "{out}");
+    // add_key with null pointers: the kernel's answer is EFAULT, so the filters above (and
+    // ENOSYS under podman's profile below) are what answered, not a kernel without keyrings.
+    assert!(out.contains("add_key=EFAULT"), "{out}");
+}
+
+/// podman's default profile, containers-common's file, loaded as `--security-opt seccomp=`.
+const PODMAN_PROFILE: &str = "/usr/share/containers/seccomp.json";
+
+/// What the file says about `name`, as (action, errnoRet, conditional) for each rule naming
+/// it: read from the JSON itself, not through dock's converter under test.
+fn profile_rules(p: &serde_json::Value, name: &str) -> Vec<(String, Option<u64>, bool)> {
+    p["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["names"].as_array().unwrap().iter().any(|n| n == name))
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap().to_string(),
+                r["errnoRet"].as_u64(),
+                r["includes"].as_object().is_some_and(|o| !o.is_empty())
+                    || r["args"].as_array().is_some_and(|a| !a.is_empty()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn podman_default_seccomp_profile_loads_and_behaves() {
+    let text = std::fs::read_to_string(PODMAN_PROFILE).unwrap_or_else(|e| {
+        panic!(
+            "{PODMAN_PROFILE}: {e}: install the Debian package `golang-github-containers-common` \
+             (listed in .ci/packages; `apt-get install golang-github-containers-common`)"
+        )
+    });
+    let p: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // The expectations below follow from these lines of the profile; if a new version of the
+    // package changes them, this says which.
+    assert_eq!(p["defaultAction"], "SCMP_ACT_ERRNO", "{PODMAN_PROFILE}");
+    assert_eq!(p["defaultErrnoRet"], 38, "{PODMAN_PROFILE}: default ENOSYS");
+    let allow = ("SCMP_ACT_ALLOW".to_string(), None, false);
+    let eperm = ("SCMP_ACT_ERRNO".to_string(), Some(1), false);
+    for name in ["unshare", "mount", "keyctl", "clone3"] {
+        assert!(
+            profile_rules(&p, name).contains(&allow),
+            "{PODMAN_PROFILE}: {name} no longer allowed unconditionally: {:?}",
+            profile_rules(&p, name)
+        );
+    }
+    // bpf: EPERM unless CAP_SYS_ADMIN (an `excludes`); kexec_load: EPERM always.
+    for name in ["bpf", "kexec_load"] {
+        assert!(
+            profile_rules(&p, name).contains(&eperm),
+            "{PODMAN_PROFILE}: {name} no longer EPERM: {:?}",
+            profile_rules(&p, name)
+        );
+    }
+    assert_eq!(
+        profile_rules(&p, "add_key"),
+        vec![],
+        "{PODMAN_PROFILE}: add_key is now listed"
+    );
+
+    let e = Env::new().busybox();
+    let tmp = TempDir::new("probe");
+    syscall_probe(tmp.path());
+    let vol = format!("{}:/p:ro", tmp.path().display());
+    let opt = format!("seccomp={PODMAN_PROFILE}");
+    let run = |cmd: &str| {
+        e.out(&[
+            "run",
+            "--rm",
+            "--security-opt",
+            &opt,
+            "-v",
+            &vol,
+            "busybox",
+            "sh",
+            "-c",
+            cmd,
+        ])
+    };
+    // unshare, mount: allowed by the profile, EPERM from the kernel (no CAP_SYS_ADMIN);
+    // keyctl, clone3: allowed, the kernel's answers to the probe's arguments (no thread
+    // keyring; no clone_args); bpf, kexec_load: the profile's EPERM; add_key: not listed,
+    // the profile's default ENOSYS.
+    assert_eq!(
+        run("/p/probe"),
+        "unshare=EPERM\nmount=EPERM\nkeyctl=ENOKEY\nclone3=EINVAL\nbpf=EPERM\n\
+         kexec_load=EPERM\nadd_key=ENOSYS\n"
+    );
+    // Ordinary programs run: a shell pipeline, ls, fork/exec, files, under the filter.
+    let out = run(
+        "ls / | grep -x bin; echo hi > /tmp/f && cat /tmp/f; sh -c 'exit 3'; echo $?; \
+         grep Seccomp: /proc/self/status | tr -s '\t ' ' '",
+    );
+    assert_eq!(out, "bin\nhi\n3\nSeccomp: 2\n");
+    // With CAP_SYS_ADMIN the profile's bpf rule allows it: the kernel answers instead.
+    let out = e.out(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "SYS_ADMIN",
+        "--security-opt",
+        &opt,
+        "-v",
+        &vol,
+        "busybox",
+        "sh",
+        "-c",
+        "/p/probe",
+    ]);
+    assert!(out.starts_with("unshare=ok\n"), "{out}");
+    assert!(out.contains("\nbpf=EINVAL\n"), "{out}");
+    assert!(out.ends_with("add_key=ENOSYS\n"), "{out}");
 }
 
 #[test]
