@@ -733,38 +733,10 @@ fn foreground_output_is_logged_and_signals_are_forwarded() {
 
 /// A static probe that makes raw syscalls and prints their errno names (busybox has no
 /// keyctl applet and its applets print their own wording). Built with the host's C compiler
-/// (the one Rust links with) and glibc's libc.a. The arguments are ones the kernel rejects,
-/// except unshare(CLONE_NEWNS) and a tmpfs on the container's own /dev, which touch only the
-/// container.
+/// (the one Rust links with) and glibc's libc.a. integration/lib/podman.sh runs it too.
 fn syscall_probe(dir: &std::path::Path) -> std::path::PathBuf {
     let src = dir.join("probe.c");
-    std::fs::write(
-        &src,
-        r#"#define _GNU_SOURCE
-#include <errno.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-static void show(const char *name, long r) {
-    const char *e = r == 0 ? "ok" : errno == EPERM ? "EPERM" : errno == ENOSYS ? "ENOSYS"
-        : errno == EINVAL ? "EINVAL" : errno == EFAULT ? "EFAULT" : errno == ENOKEY ? "ENOKEY"
-        : errno == ENOENT ? "ENOENT" : errno == EOPNOTSUPP ? "EOPNOTSUPP" : strerror(errno);
-    printf("%s=%s\n", name, e);
-}
-int main(void) {
-    show("unshare", syscall(SYS_unshare, 0x00020000L));
-    show("mount", syscall(SYS_mount, "none", "/dev", "tmpfs", 0L, 0L));
-    show("keyctl", syscall(SYS_keyctl, 0L, -1L, 0L));
-    show("clone3", syscall(SYS_clone3, 0L, 0L));
-    show("bpf", syscall(SYS_bpf, -1L, 0L, 0L));
-    show("kexec_load", syscall(SYS_kexec_load, 0L, 0L, 0L, 0L));
-    show("add_key", syscall(SYS_add_key, 0L, 0L, 0L, 0L, 0L));
-    return 0;
-}
-"#,
-    )
-    .unwrap();
+    std::fs::write(&src, include_str!("syscall_probe.c")).unwrap();
     let bin = dir.join("probe");
     let out = std::process::Command::new("cc")
         .args(["-static", "-O1", "-o"])

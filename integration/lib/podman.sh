@@ -3,7 +3,7 @@
 # is added by the wrapper (podman passes none).
 
 POD_DIR=$WORK/podman
-POD_SCENARIOS="run-rm exit-codes stdin tty user workdir-env options tmpfs-copyup memory pids-limit exec exec-tty pause-unpause stop rm-f inspect-state bad-entrypoint bad-user bad-exec-id"
+POD_SCENARIOS="run-rm exit-codes stdin tty user workdir-env options seccomp-profile tmpfs-copyup memory pids-limit exec exec-tty pause-unpause stop rm-f inspect-state bad-entrypoint bad-user bad-exec-id"
 POD_CGPARENT=hullint_podman
 export CONTAINERS_CONF=$POD_DIR/containers.conf
 export CONTAINERS_STORAGE_CONF=$POD_DIR/storage.conf
@@ -322,6 +322,27 @@ podman_options() {
   has "$out" "data=fromhost" "-v bind mount"
   has "$out" "shm=16384" "--shm-size"
   has "$out" "seccomp=2" "podman's default seccomp profile"
+  podman_nothing_left "$ID"
+}
+
+podman_seccomp_profile() {
+  local out dir=$WORK/probe.$ID
+  # the static syscall probe of dock's tests, built here (cc and libc6-dev build hull too)
+  mkdir -p "$dir"
+  cc -static -O1 -o "$dir/probe" "$REPO/dock/tests/syscall_probe.c" || fail "cc -static syscall_probe.c"
+  out=$(PR --rm -v "$dir:/p:ro" --name "$ID" $PIMG sh -c '/p/probe; ls / | grep -x bin')
+  echo "$out" >&2
+  # podman's default profile (/usr/share/containers/seccomp.json): unshare, mount, keyctl and
+  # clone3 allowed, so the kernel answers (no CAP_SYS_ADMIN: EPERM; no thread keyring; no
+  # clone_args); bpf and kexec_load ERRNO 1; add_key not listed: defaultErrnoRet 38 (ENOSYS)
+  eq "$out" "unshare=EPERM
+mount=EPERM
+keyctl=ENOKEY
+clone3=EINVAL
+bpf=EPERM
+kexec_load=EPERM
+add_key=ENOSYS
+bin" "errnos under podman's default seccomp profile"
   podman_nothing_left "$ID"
 }
 
