@@ -154,12 +154,17 @@ pub fn open_tree(dirfd: RawFd, path: &Path, flags: u32) -> io::Result<OwnedFd> {
 /// Attach the mount held by `from` onto the object `to` refers to. Both sides are fds, so no
 /// path the container controls is ever resolved here.
 pub fn move_mount_fd(from: &OwnedFd, to: RawFd) -> io::Result<()> {
+    move_mount_raw(from.as_raw_fd(), to)
+}
+
+/// `move_mount_fd` for an fd owned elsewhere.
+pub fn move_mount_raw(from: RawFd, to: RawFd) -> io::Result<()> {
     let empty = c"";
     // SAFETY: both fds are open; the empty strings are valid for the call.
     cvt(unsafe {
         libc::syscall(
             libc::SYS_move_mount,
-            from.as_raw_fd(),
+            from,
             empty.as_ptr(),
             to,
             empty.as_ptr(),

@@ -195,6 +195,8 @@ pub fn main() -> i32 {
             return 1;
         }
     }
+    // Claimed (and made CLOEXEC) now, before anything can run a hook or clone init.
+    let _ = hull::security::sealed_exe::exe_mount_fd();
     // runc's rule: a failed exec setup exits 255, so it cannot be mistaken for the process's code.
     let failure_code = if matches!(cmd, Command::Exec(_)) {
         255

@@ -209,7 +209,21 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
         None
     };
     drop(root);
-    rootfs::enter(spec, a.rootfs, a.no_pivot)?;
+    let exe_origin = crate::security::sealed_exe::original_exe().ok();
+    let proc_dir = Path::new("/proc");
+    let park: Vec<rootfs::pivot::Park> = std::iter::once(proc_fd.as_raw_fd())
+        .chain(lsm_proc.as_ref().map(|p| p.as_raw_fd()))
+        .map(|fd| rootfs::pivot::Park {
+            fd,
+            target: proc_dir,
+        })
+        .chain(
+            crate::security::sealed_exe::exe_mount_fd()
+                .zip(exe_origin.as_deref())
+                .map(|(fd, target)| rootfs::pivot::Park { fd, target }),
+        )
+        .collect();
+    rootfs::enter(spec, a.rootfs, a.no_pivot, &park)?;
     rootfs::finalize(spec, a.mount_label)?;
 
     nix::unistd::setsid().ctx("setsid", "init")?;

@@ -123,11 +123,12 @@ pub fn prepare(
 }
 
 /// pivot_root (or MS_MOVE + chroot) and everything that must happen on the final root.
-pub fn enter(spec: &Spec, rootfs: &Path, no_pivot: bool) -> Result<()> {
+/// `park`: detached mounts init holds, to be unmounted with the old root (see `pivot::pivot`).
+pub fn enter(spec: &Spec, rootfs: &Path, no_pivot: bool, park: &[pivot::Park]) -> Result<()> {
     if no_pivot {
         pivot::move_root(rootfs)?;
     } else {
-        pivot::pivot(rootfs)?;
+        pivot::pivot(rootfs, park)?;
     }
     let prop = root_propagation(spec);
     if prop != libc::MS_SLAVE | libc::MS_REC {

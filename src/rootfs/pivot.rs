@@ -7,7 +7,13 @@ use std::path::Path;
 /// pivot_root(".", ".") inside the new root, then detach the old root stacked on top. No
 /// temporary directory is created in the rootfs, so a read-only rootfs works and nothing of
 /// the host stays reachable by name.
-pub fn pivot(rootfs: &Path) -> Result<()> {
+///
+/// `park`: detached mounts (fsmount/open_tree fds) that init keeps using but never attaches,
+/// such as its private procfs. Closing such an fd dissolves its mount, and every dissolve costs
+/// a synchronize_rcu_expedited(), a kernel-wide wait that serialises parallel container starts.
+/// Attached under the old root just before it is detached, they go with it in one unmount and
+/// the fds stay usable; their last close then has nothing left to dissolve.
+pub fn pivot(rootfs: &Path, park: &[Park]) -> Result<()> {
     let old = nix::fcntl::open(
         "/",
         nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
@@ -41,9 +47,36 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
         None,
     )
     .ctx("make old root slave", "/")?;
+    park_under_old_root(park);
     nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH).ctx("unmount old root", "/")?;
     nix::unistd::chdir("/").ctx("chdir", "/")?;
     Ok(())
+}
+
+/// A detached mount to park, and where under the old root: a directory mount goes onto the
+/// old root's `proc`, a file mount (hull's read-only exe bind) onto the file it was cloned
+/// from, since a mount's target must be of its own kind.
+pub struct Park<'a> {
+    pub fd: std::os::fd::RawFd,
+    pub target: &'a Path,
+}
+
+/// Attach each detached mount at its target in the old root (the host's tree, in our own copy
+/// of its mount namespace; the old root is a slave, so nothing reaches the host). Best effort:
+/// a mount that cannot be parked keeps its old fate, a dissolve on close.
+fn park_under_old_root(park: &[Park]) {
+    for p in park {
+        let rel = p.target.strip_prefix("/").unwrap_or(p.target);
+        let Ok(target) = sys::openat(
+            libc::AT_FDCWD,
+            rel,
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0,
+        ) else {
+            continue;
+        };
+        let _ = sys::move_mount_raw(p.fd, std::os::fd::AsRawFd::as_raw_fd(&target));
+    }
 }
 
 fn make_parent_mount_private(rootfs: &Path) -> Result<()> {

@@ -30,6 +30,46 @@ const SEALS: libc::c_int =
 /// path), passed across the re-exec.
 const ORIGINAL_EXE_VAR: &str = "HULL_SEALED_FROM";
 
+/// The fd number of the read-only bind our binary runs from, passed across the re-exec.
+const EXE_MOUNT_VAR: &str = "HULL_EXE_MOUNT_FD";
+/// Where that fd is put: above the fds a caller passes (`--preserve-fds`, the console socket).
+const EXE_MOUNT_MIN_FD: libc::c_int = 512;
+
+/// The fd of the detached read-only bind this process runs from, when it came through
+/// `reexec_sealed` (CLOEXEC from here on). Create parks it with init's other detached mounts
+/// under the old root (`rootfs::pivot`), so that no close of it ever dissolves a mount: each
+/// dissolve waits for an expedited RCU grace period, which serialises parallel starts. The
+/// number comes from the environment, so it is only believed when the fd is our own binary
+/// on a read-only mount.
+pub fn exe_mount_fd() -> Option<std::os::fd::RawFd> {
+    static FD: std::sync::OnceLock<Option<std::os::fd::RawFd>> = std::sync::OnceLock::new();
+    *FD.get_or_init(|| {
+        let fd: std::os::fd::RawFd = std::env::var(EXE_MOUNT_VAR).ok()?.parse().ok()?;
+        if fd < EXE_MOUNT_MIN_FD {
+            return None;
+        }
+        let exe = std::fs::metadata("/proc/self/exe").ok()?;
+        // SAFETY: all-zero stat/statvfs are valid values for fstat/fstatvfs to overwrite.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        let mut vfs: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: fstat/fstatvfs fill structs we own; a bad fd only makes them fail.
+        let ours = unsafe {
+            libc::fstat(fd, &mut st) == 0
+                && libc::fstatvfs(fd, &mut vfs) == 0
+                && vfs.f_flag & libc::ST_RDONLY != 0
+        } && {
+            use std::os::unix::fs::MetadataExt;
+            st.st_dev == exe.dev() && st.st_ino == exe.ino()
+        };
+        if !ours {
+            return None;
+        }
+        // SAFETY: setting FD_CLOEXEC on an fd checked above.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        Some(fd)
+    })
+}
+
 /// The path of the program on disk, also after the re-exec (when /proc/self/exe names the
 /// memfd).
 pub fn original_exe() -> std::io::Result<std::path::PathBuf> {
@@ -131,20 +171,34 @@ pub fn reexec_sealed() -> Result<()> {
     if is_sealed() {
         return Ok(());
     }
-    let mem = match readonly_bind() {
-        Ok(fd) => fd,
-        Err(_) => sealed_copy()?,
+    let (mem, mount_fd) = match readonly_bind() {
+        Ok(fd) => {
+            // A copy is kept open across the exec (see `exe_mount_fd`): closing the last fd of
+            // a detached mount dissolves it, at the price of a kernel-wide RCU grace period.
+            // It goes high, out of any range a caller may pass with --preserve-fds.
+            // SAFETY: F_DUPFD makes a new fd we own (or fails); clearing its FD_CLOEXEC only
+            // affects that copy.
+            let kept = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD, EXE_MOUNT_MIN_FD) };
+            let n = (kept >= 0).then(|| {
+                // SAFETY: clearing FD_CLOEXEC on the copy made just above.
+                unsafe { libc::fcntl(kept, libc::F_SETFD, 0) };
+                kept.to_string()
+            });
+            (fd, n)
+        }
+        Err(_) => (sealed_copy()?, None),
     };
     let original = std::fs::read_link("/proc/self/exe").ctx("readlink", "/proc/self/exe")?;
     let args: Vec<CString> = std::env::args_os()
         .filter_map(|a| CString::new(a.as_bytes()).ok())
         .collect();
     let env: Vec<CString> = std::env::vars_os()
-        .filter(|(k, _)| k != ORIGINAL_EXE_VAR)
+        .filter(|(k, _)| k != ORIGINAL_EXE_VAR && k != EXE_MOUNT_VAR)
         .chain(std::iter::once((
             ORIGINAL_EXE_VAR.into(),
             original.into_os_string(),
         )))
+        .chain(mount_fd.map(|n| (EXE_MOUNT_VAR.into(), n.into())))
         .filter_map(|(k, v)| {
             let mut kv = k.as_bytes().to_vec();
             kv.push(b'=');
