@@ -224,6 +224,12 @@ fn run(a: &InitArgs) -> Result<std::convert::Infallible> {
         )
         .collect();
     rootfs::enter(spec, a.rootfs, a.no_pivot, &park)?;
+    // Init has no use for hull's exe bind; closed here (parked, so nothing to dissolve) so that
+    // it cannot end up among the fds a --preserve-fds range hands to the process.
+    if let Some(fd) = crate::security::sealed_exe::exe_mount_fd() {
+        // SAFETY: closing an fd this process owns and never uses again.
+        unsafe { libc::close(fd) };
+    }
     rootfs::finalize(spec, a.mount_label)?;
 
     nix::unistd::setsid().ctx("setsid", "init")?;
