@@ -23,6 +23,17 @@ pub fn describe(data: &[u8], err: &serde_json::Error, what: &str) -> String {
     }
 }
 
+/// `T` from a JSON value built in memory (a `--process` file with runc's defaults filled in,
+/// `update`'s flags), with errors that name the field as `describe` does: only text has
+/// positions, so the value goes through text once.
+pub fn from_value<T: serde::de::DeserializeOwned>(
+    v: &serde_json::Value,
+    what: &str,
+) -> Result<T, String> {
+    let text = serde_json::to_vec(v).map_err(|e| format!("invalid {what}: {e}"))?;
+    serde_json::from_slice(&text).map_err(|e| describe(&text, &e, what))
+}
+
 /// `s` with every control character escaped (`\n`, `\u{1b}`).
 pub fn printable(s: &str) -> String {
     s.chars()

@@ -61,14 +61,7 @@ fn parse_process(data: &[u8], what: &str) -> Result<Process> {
             .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
         o.entry("cwd").or_insert_with(|| serde_json::json!("/"));
     }
-    // Through text again, so that an error can name its field (hull::json_path).
-    let text = serde_json::to_vec(&v).map_err(|e| Error::Config(format!("{what}: {e}")))?;
-    serde_json::from_slice(&text).map_err(|e| {
-        Error::Config(format!(
-            "{what}: {}",
-            hull::json_path::describe(&text, &e, "process")
-        ))
-    })
+    hull::json_path::from_value(&v, "process").map_err(|e| Error::Config(format!("{what}: {e}")))
 }
 
 /// `-u` takes numbers only: a name would be looked up in a file the container controls, and
@@ -114,7 +107,6 @@ fn from_flags(rt: &Runtime, a: &Args) -> Result<Process> {
     if a.no_new_privs {
         p.set_no_new_privileges(Some(true));
     }
-
     // Without capabilities in the config the process keeps all of root's, so --cap adds
     // nothing. (oci-spec's default capability set must not be used as a base: it fills the
     // inheritable and ambient sets too, exactly what CVE-2022-29162 was about.)
@@ -170,13 +162,13 @@ pub fn run(rt: &Runtime, a: Args) -> Result<i32> {
     // The flags win over the process file and over the container's own profile and label
     // (which the flag form starts from). runc ignores them next to --process; a profile that
     // was asked for and silently not applied would be worse than runc's quirk.
+    // launch::exec checks the result against the host before it starts anything.
     if let Some(ap) = a.apparmor.as_ref().filter(|s| !s.is_empty()) {
         process.set_apparmor_profile(Some(ap.clone()));
     }
     if let Some(l) = a.process_label.as_ref().filter(|s| !s.is_empty()) {
         process.set_selinux_label(Some(l.clone()));
     }
-    hull::security::lsm::ExecLabels::of(&process)?;
     if process.args().as_ref().is_none_or(|v| v.is_empty()) {
         return Err(Error::Config("exec: process.args is empty".into()));
     }

@@ -125,14 +125,8 @@ pub fn run(rt: &Runtime, a: Args) -> Result<i32> {
     if let Some(x) = a.blkio_weight {
         set("blockIO", "weight", x.into());
     }
-    // Through text again, so that an error can name its field (hull::json_path).
-    let text = serde_json::to_vec(&v).map_err(|e| Error::Config(format!("update: {e}")))?;
-    let res: LinuxResources = serde_json::from_slice(&text).map_err(|e| {
-        Error::Config(format!(
-            "update: {}",
-            hull::json_path::describe(&text, &e, "resources")
-        ))
-    })?;
+    let res: LinuxResources = hull::json_path::from_value(&v, "resources")
+        .map_err(|e| Error::Config(format!("update: {e}")))?;
     hull::lifecycle::update(rt, &a.id, &res)?;
     Ok(0)
 }
